@@ -1,0 +1,101 @@
+import pytest
+
+from accounts.models import PartnerProfile, User
+
+pytestmark = pytest.mark.django_db
+
+REGISTER = "/api/auth/register/"
+TOKEN = "/api/auth/token/"
+REFRESH = "/api/auth/token/refresh/"
+
+
+@pytest.mark.parametrize("role", ["customer", "partner"])
+def test_register_through_the_api(client, role):
+    response = client.post(
+        REGISTER,
+        {"username": f"api-{role}", "password": "a-long-passphrase", "role": role, "phone": "+1 555 0111"},
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["username"] == f"api-{role}"
+    assert body["role"] == role
+    assert "password" not in body
+    user = User.objects.get(username=f"api-{role}")
+    assert user.check_password("a-long-passphrase")
+    assert PartnerProfile.objects.filter(user=user).exists() == (role == "partner")
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"password": "a-long-passphrase", "role": "customer"}, "username"),
+        ({"username": "u1", "role": "customer"}, "password"),
+        ({"username": "u1", "password": "a-long-passphrase"}, "role"),
+        ({"username": "u1", "password": "a-long-passphrase", "role": "admin"}, "role"),
+        ({"username": "u1", "password": "short", "role": "customer"}, "password"),
+        ({"username": "bad name!", "password": "a-long-passphrase", "role": "customer"}, "username"),
+        ({"username": "u1", "password": "a-long-passphrase", "role": "customer", "email": "nope"}, "email"),
+    ],
+)
+def test_register_bad_input_is_400_with_messages(client, payload, field):
+    response = client.post(REGISTER, payload, content_type="application/json")
+    assert response.status_code == 400
+    assert field in response.json()
+    assert response.json()[field], "each error carries a message"
+    assert not User.objects.exists()
+
+
+def test_register_duplicate_username_is_400(client, customer):
+    response = client.post(
+        REGISTER,
+        {"username": customer.username.upper(), "password": "a-long-passphrase", "role": "customer"},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert "already exists" in response.json()["username"][0]
+
+
+@pytest.mark.parametrize("body", ["{not json", "[]", '"a string"', "null"])
+def test_register_malformed_json_is_400_not_500(client, body):
+    response = client.post(REGISTER, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()
+
+
+def test_token_obtain_and_refresh(client, partner):
+    response = client.post(
+        TOKEN, {"username": partner.username, "password": "a-long-passphrase"}, content_type="application/json"
+    )
+    assert response.status_code == 200
+    pair = response.json()
+    assert set(pair) == {"access", "refresh"}
+    refreshed = client.post(REFRESH, {"refresh": pair["refresh"]}, content_type="application/json")
+    assert refreshed.status_code == 200
+    assert refreshed.json()["access"]
+
+
+def test_token_wrong_password_is_401_and_bad_refresh_is_401(client, partner):
+    response = client.post(TOKEN, {"username": partner.username, "password": "nope"}, content_type="application/json")
+    assert response.status_code == 401
+    assert response.json()["detail"]
+    response = client.post(REFRESH, {"refresh": "garbage"}, content_type="application/json")
+    assert response.status_code == 401
+
+
+def test_token_missing_fields_is_400(client):
+    response = client.post(TOKEN, {}, content_type="application/json")
+    assert response.status_code == 400
+    assert set(response.json()) == {"username", "password"}
+
+
+def test_schema_and_docs_are_served_locally(client):
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200
+    assert b"/api/auth/register/" in schema.content
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    html = docs.content.decode()
+    assert "swagger-ui" in html
+    assert "cdn.jsdelivr" not in html and "unpkg" not in html
+    assert "/static/drf_spectacular_sidecar/" in html

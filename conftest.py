@@ -1,0 +1,123 @@
+"""Shared fixtures. Real services only: redis-server, daphne (and later nginx,
+chromium) run as real processes on free loopback ports."""
+
+import shutil
+
+import httpx
+import pytest
+
+from quickcommerce.testing import DaphneServer, RedisServer, app_env, manage, require_binary
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# --- users -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_user(db):
+    from accounts.services import register_user
+
+    counter = {"n": 0}
+
+    def make(role="customer", username=None, password="a-long-passphrase", **extra):
+        from accounts.models import User
+
+        counter["n"] += 1
+        username = username or f"{role}{counter['n']}"
+        if role == "admin":
+            return User.objects.create_superuser(username=username, password=password, email=f"{username}@example.com")
+        return register_user(username=username, password=password, role=role, validate=False, **extra)
+
+    return make
+
+
+@pytest.fixture
+def customer(make_user):
+    return make_user("customer", username="alice", first_name="Alice", phone="+1 555 0100")
+
+
+@pytest.fixture
+def other_customer(make_user):
+    return make_user("customer", username="bob", first_name="Bob")
+
+
+@pytest.fixture
+def partner(make_user):
+    return make_user("partner", username="rider1", first_name="Ravi", phone="+1 555 0200")
+
+
+@pytest.fixture
+def other_partner(make_user):
+    return make_user("partner", username="rider2", first_name="Priya")
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user("admin", username="boss")
+
+
+# --- real processes ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_binary():
+    return require_binary("redis-server")
+
+
+@pytest.fixture
+def redis_server(redis_binary, tmp_path):
+    server = RedisServer(redis_binary, tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def seeded_db_template(tmp_path_factory):
+    """A SQLite file migrated and seeded once per run; each live test gets a copy."""
+    path = tmp_path_factory.mktemp("dbtemplate") / "template.sqlite3"
+    env = app_env(SQLITE_PATH=path)
+    for args in (["migrate", "--noinput"], ["seed"]):
+        result = manage(*args, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+    return path
+
+
+@pytest.fixture
+def live_db(seeded_db_template, tmp_path):
+    path = tmp_path / "live.sqlite3"
+    shutil.copy(seeded_db_template, path)
+    return path
+
+
+@pytest.fixture
+def start_app(live_db, tmp_path):
+    """``start_app(redis_url=None, **env)`` starts the real app under daphne on a free
+    port; every instance shares this test's SQLite file; all are stopped afterwards."""
+    servers = []
+
+    def start(redis_url=None, **env):
+        server = DaphneServer(
+            db_path=live_db, redis_url=redis_url, log_path=tmp_path / f"daphne{len(servers)}.log", **env
+        )
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def api_login():
+    """``api_login(base_url, username, password)`` -> headers with a fresh JWT."""
+
+    def login(base_url, username, password="demo-pass-123"):
+        response = httpx.post(f"{base_url}/api/auth/token/", json={"username": username, "password": password})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access']}"}
+
+    return login

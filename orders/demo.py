@@ -1,0 +1,201 @@
+"""Demo data for `manage.py seed`: a grocery catalog, demo users and a few past
+orders in several states. Idempotent: a second run changes nothing."""
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from accounts.models import PartnerProfile, User
+from accounts.services import register_user
+from orders.models import Category, Order, OrderEvent, OrderItem, Product
+
+DEMO_PASSWORD = "demo-pass-123"
+
+DEMO_USERS = [
+    # username, role, name, phone
+    ("admin", "admin", "Ada Admin", "+1 555 0001"),
+    ("alice", "customer", "Alice Moreau", "+1 555 0101"),
+    ("bob", "customer", "Bob Okafor", "+1 555 0102"),
+    ("ravi", "partner", "Ravi Kumar", "+1 555 0201"),
+    ("priya", "partner", "Priya Shah", "+1 555 0202"),
+    ("sam", "partner", "Sam Lee", "+1 555 0203"),
+]
+
+# category: [(name, unit, price, stock, description)]
+CATALOG = {
+    "Fruits & Vegetables": [
+        ("Bananas", "6 pcs", "1.49", 120, "Ripe Cavendish bananas."),
+        ("Gala Apples", "1 kg", "2.99", 80, "Crisp and sweet."),
+        ("Hass Avocados", "2 pcs", "2.79", 40, "Ready to eat in a day or two."),
+        ("Tomatoes on the Vine", "500 g", "1.99", 60, "Juicy vine-ripened tomatoes."),
+        ("Baby Spinach", "200 g", "1.79", 35, "Washed and ready to eat."),
+        ("Red Onions", "1 kg", "1.29", 90, "Mild and sweet."),
+        ("Lemons", "4 pcs", "1.59", 70, "Unwaxed."),
+        ("Carrots", "1 kg", "0.99", 100, "Sweet and crunchy."),
+    ],
+    "Dairy & Eggs": [
+        ("Whole Milk", "1 l", "1.19", 150, "Fresh pasteurised whole milk."),
+        ("Free-Range Eggs", "12 pcs", "3.49", 60, "Large free-range eggs."),
+        ("Greek Yogurt", "500 g", "2.49", 45, "Thick and creamy, 10% fat."),
+        ("Salted Butter", "250 g", "2.29", 50, "Churned from fresh cream."),
+        ("Mature Cheddar", "400 g", "3.99", 30, "Aged 12 months."),
+        ("Oat Milk", "1 l", "1.89", 55, "Barista edition."),
+        ("Mozzarella", "125 g", "1.09", 40, "Fior di latte."),
+    ],
+    "Bakery": [
+        ("Sourdough Loaf", "800 g", "3.29", 25, "Baked this morning."),
+        ("Butter Croissants", "4 pcs", "2.99", 30, "Flaky, all-butter."),
+        ("Wholemeal Bread", "800 g", "1.49", 40, "Sliced."),
+        ("Bagels", "5 pcs", "1.99", 35, "Plain New York style."),
+        ("Tortilla Wraps", "8 pcs", "1.69", 45, "Soft flour tortillas."),
+    ],
+    "Snacks": [
+        ("Sea Salt Crisps", "150 g", "1.49", 80, "Kettle cooked."),
+        ("Dark Chocolate 70%", "100 g", "1.99", 60, "Single-origin cocoa."),
+        ("Salted Peanuts", "200 g", "1.29", 70, "Roasted."),
+        ("Granola Bars", "5 pcs", "2.49", 50, "Oats and honey."),
+        ("Tortilla Chips", "200 g", "1.79", 55, "Lightly salted."),
+        ("Popcorn", "100 g", "1.19", 0, "Sweet and salty. (Out of stock in the demo.)"),
+    ],
+    "Beverages": [
+        ("Sparkling Water", "6 x 500 ml", "2.99", 90, "Naturally carbonated."),
+        ("Orange Juice", "1 l", "2.49", 50, "Not from concentrate."),
+        ("Cold Brew Coffee", "250 ml", "2.79", 40, "Smooth and strong."),
+        ("Green Tea", "20 bags", "2.19", 35, "Japanese sencha."),
+        ("Cola", "1.5 l", "1.89", 60, "Classic."),
+        ("Kombucha", "330 ml", "2.59", 25, "Ginger and lemon."),
+    ],
+    "Pantry": [
+        ("Basmati Rice", "1 kg", "2.89", 60, "Aged long-grain rice."),
+        ("Spaghetti", "500 g", "0.99", 90, "Bronze-cut durum wheat."),
+        ("Extra Virgin Olive Oil", "500 ml", "5.49", 30, "Cold pressed."),
+        ("Chopped Tomatoes", "400 g", "0.79", 100, "Italian."),
+        ("Red Lentils", "500 g", "1.49", 45, "Split."),
+        ("Peanut Butter", "340 g", "2.69", 40, "Crunchy, no palm oil."),
+    ],
+    "Household": [
+        ("Dish Soap", "500 ml", "1.99", 40, "Lemon scented."),
+        ("Paper Towels", "2 rolls", "2.49", 35, "Extra absorbent."),
+        ("Laundry Liquid", "1.5 l", "6.99", 20, "40 washes."),
+        ("Bin Bags", "20 pcs", "2.29", 30, "50 l, drawstring."),
+    ],
+}
+
+
+def seed_demo(*, reset: bool = False, out=None) -> dict:
+    say = out or (lambda _msg: None)
+    if reset:
+        wipe_demo()
+        say("Wiped orders, catalog and demo users.")
+    with transaction.atomic():
+        users = _seed_users()
+        created_products = _seed_catalog()
+    orders = _seed_orders(users)
+    summary = {"products_created": created_products, "orders_created": orders}
+    say(
+        f"Catalog: {Category.objects.count()} categories, {Product.objects.count()} products "
+        f"({created_products} new). Demo orders created: {orders}."
+    )
+    return summary
+
+
+def wipe_demo() -> None:
+    OrderEvent.objects.all().delete()
+    OrderItem.objects.all().delete()
+    Order.objects.all().delete()
+    Product.objects.all().delete()
+    Category.objects.all().delete()
+    usernames = [username for username, *_ in DEMO_USERS]
+    PartnerProfile.objects.filter(user__username__in=usernames).delete()
+    User.objects.filter(username__in=usernames).delete()
+
+
+def _seed_users() -> dict:
+    users = {}
+    for username, role, name, phone in DEMO_USERS:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            first, _, last = name.partition(" ")
+            if role == "admin":
+                user = User.objects.create_superuser(
+                    username=username, email=f"{username}@example.com", password=DEMO_PASSWORD
+                )
+                User.objects.filter(pk=user.pk).update(first_name=first, last_name=last, phone=phone)
+            else:
+                user = register_user(
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    role=role,
+                    email=f"{username}@example.com",
+                    phone=phone,
+                    first_name=first,
+                    last_name=last,
+                    validate=False,
+                )
+        users[username] = user
+    return users
+
+
+def _seed_catalog() -> int:
+    created = 0
+    for position, (category_name, products) in enumerate(CATALOG.items()):
+        category, _ = Category.objects.get_or_create(
+            slug=slugify(category_name), defaults={"name": category_name, "position": position}
+        )
+        for name, unit, price, stock, description in products:
+            _, was_created = Product.objects.get_or_create(
+                slug=slugify(name),
+                defaults={
+                    "category": category,
+                    "name": name,
+                    "unit": unit,
+                    "price": Decimal(price),
+                    "stock": stock,
+                    "description": description,
+                },
+            )
+            created += was_created
+    return created
+
+
+def _seed_orders(users) -> int:
+    """A handful of past orders in several states, made through the real services so
+    their timelines are real. Only when the demo customers have no orders yet."""
+    from dispatch import services as dispatch
+    from orders.services import cancel_order, place_order
+
+    alice, bob = users["alice"], users["bob"]
+    if Order.objects.filter(customer__in=[alice, bob]).exists():
+        return 0
+    ravi, priya = users["ravi"], users["priya"]
+    by_slug = {p.slug: p for p in Product.objects.all()}
+
+    def order(customer, slugs, address, key):
+        lines = [(by_slug[slug].pk, qty) for slug, qty in slugs]
+        placed, _ = place_order(customer=customer, lines=lines, address=address, idempotency_key=f"seed-{key}")
+        return placed
+
+    home_a = "12 Rue des Lilas, Flat 3, Montmartre"
+    home_b = "88 Harbour Road, Unit 5, Docklands"
+    delivered = order(alice, [("bananas", 2), ("whole-milk", 1), ("sourdough-loaf", 1)], home_a, "1")
+    cancelled = order(bob, [("cola", 2)], home_b, "2")
+    delivered_b = order(bob, [("basmati-rice", 1), ("red-lentils", 2)], home_b, "3")
+    order(alice, [("greek-yogurt", 1), ("granola-bars", 1)], home_a, "4")  # stays placed
+    in_progress = order(bob, [("free-range-eggs", 1), ("salted-butter", 1)], home_b, "5")
+
+    for partner in (ravi, priya):
+        dispatch.set_availability(partner=partner, online=True)
+    for rider, placed in ((ravi, delivered), (priya, delivered_b)):
+        dispatch.accept_order(partner=rider, order_ref=placed.ref)
+        for step in ("picked_up", "out_for_delivery"):
+            dispatch.advance_order(partner=rider, order_ref=placed.ref, to_status=step)
+        code = Order.objects.get(pk=placed.pk).delivery_code
+        dispatch.advance_order(partner=rider, order_ref=placed.ref, to_status="delivered", code=code)
+    cancel_order(actor=bob, order_ref=cancelled.ref, reason="Ordered by mistake.")
+    dispatch.accept_order(partner=ravi, order_ref=in_progress.ref)
+    dispatch.advance_order(partner=ravi, order_ref=in_progress.ref, to_status="picked_up")
+    for partner in (ravi, priya):
+        dispatch.set_availability(partner=partner, online=False)
+    dispatch.set_availability(partner=ravi, online=True)  # ravi is mid-delivery
+    return 5

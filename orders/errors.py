@@ -1,0 +1,40 @@
+"""Named errors of the order domain (HTTP status and message travel with them)."""
+
+from quickcommerce.errors import Conflict, DomainError, Forbidden, NotFound
+
+
+class InvalidOrder(DomainError):
+    code = "invalid_order"
+    default_message = "That order is not valid."
+
+
+class OutOfStock(Conflict):
+    code = "out_of_stock"
+
+    def __init__(self, product, available):
+        self.product = product
+        self.available = available
+        if available <= 0:
+            message = f"Sorry, {product.name} is out of stock."
+        else:
+            message = f"Not enough {product.name} in stock: only {available} left."
+        super().__init__(message)
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+    default_message = "No such order."
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+    default_message = "The order cannot move to that status now."
+
+
+class OrderChanged(Conflict):
+    code = "order_changed"
+    default_message = "The order changed meanwhile; reload and try again."
+
+
+class NotAllowed(Forbidden):
+    code = "not_allowed"

@@ -1,0 +1,198 @@
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+# Order refs: 8 characters, no look-alikes (0/O, 1/I/L): easy to read out on a phone.
+REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+REF_LENGTH = 8
+REF_PATTERN = f"[{REF_ALPHABET}]{{{REF_LENGTH}}}"
+
+
+def new_ref() -> str:
+    return "".join(secrets.choice(REF_ALPHABET) for _ in range(REF_LENGTH))
+
+
+def new_delivery_code() -> str:
+    return f"{secrets.randbelow(10_000):04d}"
+
+
+def area_of(address: str) -> str:
+    """A coarse locality: the address's last comma-separated part (never the street)."""
+    parts = [part.strip() for part in address.replace("\n", ",").split(",") if part.strip()]
+    if len(parts) < 2:
+        return "Nearby"
+    return parts[-1][:60]
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=80)
+    slug = models.SlugField(max_length=80, unique=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self):
+        return self.name
+
+
+class Product(models.Model):
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="products")
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=140, unique=True)
+    description = models.TextField(blank=True)
+    unit = models.CharField(max_length=40, blank=True, help_text="e.g. 1 kg, 500 ml, 6 pcs")
+    price = models.DecimalField(max_digits=9, decimal_places=2, validators=[MinValueValidator(Decimal("0.00"))])
+    stock = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+    image_url = models.URLField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def in_stock(self):
+        return self.active and self.stock > 0
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PLACED = "placed", "Placed"
+        ACCEPTED = "accepted", "Accepted"
+        PICKED_UP = "picked_up", "Picked up"
+        OUT_FOR_DELIVERY = "out_for_delivery", "Out for delivery"
+        DELIVERED = "delivered", "Delivered"
+        CANCELLED = "cancelled", "Cancelled"
+
+    ref = models.CharField(max_length=REF_LENGTH, unique=True, default=new_ref, editable=False)
+    customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    partner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="deliveries",
+        null=True,
+        blank=True,
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PLACED)
+    # Bumped by every change; clients drop events older than what they have.
+    version = models.PositiveIntegerField(default=1)
+    subtotal = models.DecimalField(max_digits=10, decimal_places=2)
+    delivery_fee = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+    total = models.DecimalField(max_digits=10, decimal_places=2)
+    item_count = models.PositiveIntegerField(default=0)
+    address = models.TextField()
+    area = models.CharField(max_length=60)
+    note = models.CharField(max_length=300, blank=True)
+    idempotency_key = models.CharField(max_length=64)
+    delivery_code = models.CharField(max_length=4, blank=True)
+    code_attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    picked_up_at = models.DateTimeField(null=True, blank=True)
+    out_for_delivery_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "idempotency_key"], name="order_unique_idempotency_key"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="order_status_created"),
+            models.Index(fields=["partner", "status"], name="order_partner_status"),
+        ]
+
+    def __str__(self):
+        return f"Order {self.ref}"
+
+    def get_absolute_url(self):
+        return reverse("orders:detail", kwargs={"ref": self.ref})
+
+    @property
+    def is_open(self):
+        return self.status not in FINAL_STATUSES
+
+    @property
+    def code_locked(self):
+        return self.code_attempts >= MAX_CODE_ATTEMPTS
+
+
+class OrderItem(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=120)
+    unit_price = models.DecimalField(max_digits=9, decimal_places=2)
+    quantity = models.PositiveSmallIntegerField()
+    line_total = models.DecimalField(max_digits=10, decimal_places=2)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self):
+        return f"{self.quantity} x {self.name}"
+
+
+class OrderEvent(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    status = models.CharField(max_length=20, choices=Order.Status.choices)
+    version = models.PositiveIntegerField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["at", "version"]
+
+    def __str__(self):
+        return f"{self.order_id}: {self.status} v{self.version}"
+
+
+S = Order.Status
+FINAL_STATUSES = frozenset({S.DELIVERED, S.CANCELLED})
+ACTIVE_STATUSES = frozenset({S.ACCEPTED, S.PICKED_UP, S.OUT_FOR_DELIVERY})
+MAX_CODE_ATTEMPTS = 5
+
+# The one table of allowed transitions: from status -> {to status: roles that may}.
+# Services, templates (which buttons to show) and tests all read this.
+TRANSITIONS = {
+    S.PLACED: {S.ACCEPTED: {"partner"}, S.CANCELLED: {"customer", "admin"}},
+    # back to PLACED is the admin's "release"; reassigning keeps ACCEPTED.
+    S.ACCEPTED: {S.PICKED_UP: {"partner"}, S.PLACED: {"admin"}, S.CANCELLED: {"admin"}},
+    S.PICKED_UP: {S.OUT_FOR_DELIVERY: {"partner"}, S.CANCELLED: {"admin"}},
+    S.OUT_FOR_DELIVERY: {S.DELIVERED: {"partner"}, S.CANCELLED: {"admin"}},
+    S.DELIVERED: {},
+    S.CANCELLED: {},
+}
+
+# When each status was reached, for the timing columns.
+STATUS_TIMESTAMP = {
+    S.ACCEPTED: "accepted_at",
+    S.PICKED_UP: "picked_up_at",
+    S.OUT_FOR_DELIVERY: "out_for_delivery_at",
+    S.DELIVERED: "delivered_at",
+    S.CANCELLED: "cancelled_at",
+}
+
+
+def can_transition(from_status, to_status, role) -> bool:
+    return role in TRANSITIONS.get(from_status, {}).get(to_status, set())
+
+
+def next_partner_step(status):
+    """The one status a partner may move an order to next, or None."""
+    for to_status, roles in TRANSITIONS.get(status, {}).items():
+        if "partner" in roles and to_status != S.ACCEPTED:
+            return to_status
+    return None

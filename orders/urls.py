@@ -1,0 +1,26 @@
+from django.urls import path, register_converter
+
+from orders import views
+from orders.models import REF_PATTERN
+
+
+class RefConverter:
+    regex = REF_PATTERN
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(RefConverter, "ref")
+
+app_name = "orders"
+
+urlpatterns = [
+    path("", views.catalog, name="catalog"),
+    path("cart/", views.cart, name="cart"),
+    path("orders/", views.order_list, name="list"),
+    path("orders/<ref:ref>/", views.order_detail, name="detail"),
+]

@@ -1,0 +1,234 @@
+"""Settings for quickcommerce: one file, driven by the environment.
+
+With nothing set you get development mode: DEBUG on, a development secret,
+SQLite and the in-memory channel layer. ``.env`` in the checkout is read if
+present (real environment variables win). ``.env.example`` lists every variable.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from quickcommerce import db
+from quickcommerce.env import env_bool, env_int, env_list, env_str, env_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+environ.Env.read_env(BASE_DIR / ".env")
+
+DEV_SECRET_KEY = "django-insecure-quickcommerce-development-only-never-in-production"  # noqa: S105
+
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY if DEBUG else None)
+if not DEBUG:
+    if not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY:
+        raise ImproperlyConfigured("SECRET_KEY must be set to a random value when DEBUG is false")
+    if len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters when DEBUG is false")
+JWT_SECRET = env_str("JWT_SECRET", SECRET_KEY)
+if not DEBUG and JWT_SECRET == DEV_SECRET_KEY:
+    raise ImproperlyConfigured("JWT_SECRET must not be the development secret when DEBUG is false")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+for _origin in CSRF_TRUSTED_ORIGINS:
+    if "://" not in _origin:
+        raise ImproperlyConfigured(f"CSRF_TRUSTED_ORIGINS entries need a scheme (https://example.com), got {_origin!r}")
+
+PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+DELIVERY_PROMISE_MINUTES = env_int("DELIVERY_PROMISE_MINUTES", 10, minimum=1)
+PARTNER_MAX_ACTIVE_ORDERS = env_int("PARTNER_MAX_ACTIVE_ORDERS", 1, minimum=1)
+
+# --- Stores -----------------------------------------------------------------
+MONGO_URI = env_url("MONGO_URI", ["mongodb", "mongodb+srv"])
+USE_MONGO = MONGO_URI is not None
+if USE_MONGO:
+    # `QUICKCOMMERCE_DB_ENGINE=django.db.backends.dummy` is only for generating and
+    # checking mongo_migrations/ on a machine without a MongoDB server (docs/stores.md).
+    DATABASES = {
+        "default": db.mongo_database(MONGO_URI, engine=env_str("QUICKCOMMERCE_DB_ENGINE", "django_mongodb_backend"))
+    }
+    DEFAULT_AUTO_FIELD = db.OBJECT_ID_FIELD
+else:
+    DATABASES = {"default": db.sqlite_database(env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")))}
+    DEFAULT_AUTO_FIELD = db.BIG_AUTO_FIELD
+MIGRATION_MODULES = db.migration_modules(mongo=USE_MONGO)
+
+# --- Channel layer ----------------------------------------------------------
+REDIS_URL = env_url("REDIS_URL", ["redis", "rediss", "unix"])
+REDIS_CHANNEL_LAYER = env_str("REDIS_CHANNEL_LAYER", "pubsub")
+if REDIS_CHANNEL_LAYER not in {"pubsub", "core"}:
+    raise ImproperlyConfigured(f"REDIS_CHANNEL_LAYER must be pubsub or core, got {REDIS_CHANNEL_LAYER!r}")
+if REDIS_URL:
+    if REDIS_CHANNEL_LAYER == "pubsub":
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [REDIS_URL]},
+            }
+        }
+    else:
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {
+                    "hosts": [REDIS_URL],
+                    # The default of 100 silently drops group messages in a burst.
+                    "capacity": 5000,
+                    # Outlives daphne's websocket timeout (see Makefile/Dockerfile).
+                    "group_expiry": 86400,
+                },
+            }
+        }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Applications -----------------------------------------------------------
+INSTALLED_APPS = db.installed_apps(
+    [
+        "daphne",
+        "django.contrib.admin",
+        "django.contrib.auth",
+        "django.contrib.contenttypes",
+        "django.contrib.sessions",
+        "django.contrib.messages",
+        "django.contrib.staticfiles",
+        "channels",
+        "django_htmx",
+        "template_partials",
+        "rest_framework",
+        "rest_framework_simplejwt",
+        "drf_spectacular",
+        "drf_spectacular_sidecar",
+        "accounts",
+        "orders",
+        "dispatch",
+    ],
+    mongo=USE_MONGO,
+)
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "quickcommerce.urls"
+ASGI_APPLICATION = "quickcommerce.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "orders.context_processors.cart",
+            ],
+        },
+    },
+]
+
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "accounts:home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# Sessions live in the store, so any app instance can serve any request (no
+# sticky sessions) and logging out really ends the session everywhere.
+SESSION_COOKIE_HTTPONLY = True
+
+# --- Security (production) --------------------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# --- API --------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    "EXCEPTION_HANDLER": "quickcommerce.api.exception_handler",
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7, minimum=1)),
+    "SIGNING_KEY": JWT_SECRET,
+    "ALGORITHM": "HS256",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "UPDATE_LAST_LOGIN": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "quickcommerce API",
+    "DESCRIPTION": "Orders, dispatch and accounts for quickcommerce. Authenticate with a JWT "
+    "from /api/auth/token/ (Authorization: Bearer <access>).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}

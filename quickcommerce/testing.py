@@ -1,0 +1,166 @@
+"""Test support: real processes on free loopback ports.
+
+``require_binary`` skips a test when a service binary is missing, except under
+``CI=true``, where the missing install step must fail the run instead of hiding
+behind a green one. Servers started here never touch a Redis on 6379 and are
+always stopped by the fixture that started them.
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def require_binary(name: str, *, path: str | None = None) -> str:
+    found = path if path and Path(path).exists() else shutil.which(name)
+    if found:
+        return found
+    reason = f"{name} is not installed (apt-get install {name})"
+    if in_ci():
+        pytest.fail(f"{reason}: CI must install it, not skip", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, *, timeout: float = 15.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def _stop(proc: subprocess.Popen, sig=signal.SIGTERM, timeout: float = 10.0) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+class RedisServer:
+    """A throwaway redis-server on a free port (no persistence)."""
+
+    def __init__(self, binary: str, workdir: Path):
+        self.binary = binary
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_for_port(self.port, proc=self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc:
+            _stop(self.proc)
+
+
+def app_env(**overrides) -> dict:
+    """Environment for a subprocess of the app: development defaults, nothing inherited
+    that could point it at a developer's own stores."""
+    env = {k: v for k, v in os.environ.items() if k not in {"MONGO_URI", "REDIS_URL", "SQLITE_PATH", "DEBUG"}}
+    env.update({"PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "quickcommerce.settings"})
+    env.update({k: str(v) for k, v in overrides.items() if v is not None})
+    return env
+
+
+def manage(*args, env: dict, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), *args],
+        env=env,
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+class DaphneServer:
+    """The real app under daphne on a free port, on a SQLite file (and Redis, if given)."""
+
+    def __init__(self, *, db_path: Path, redis_url: str | None = None, log_path: Path, **env):
+        self.port = free_port()
+        self.db_path = db_path
+        self.redis_url = redis_url
+        self.log_path = log_path
+        self.extra_env = env
+        self.proc = None
+        self._log = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def env(self) -> dict:
+        return app_env(SQLITE_PATH=self.db_path, REDIS_URL=self.redis_url, **self.extra_env)
+
+    def start(self) -> "DaphneServer":
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "quickcommerce.asgi:application"],
+            cwd=BASE_DIR,
+            env=self.env(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for_port(self.port, timeout=30, proc=self.proc)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code in {200, 503}:
+                    return self
+            time.sleep(0.1)
+        raise TimeoutError(f"daphne on {self.port} never answered /healthz; see {self.log_path}")
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        if self.proc:
+            _stop(self.proc, sig)
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

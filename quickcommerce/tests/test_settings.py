@@ -1,0 +1,48 @@
+"""Configuration: malformed values stop start-up with one clear line."""
+
+import pytest
+
+from quickcommerce.testing import app_env, manage
+
+PROD_SECRET = "x" * 20 + "-production-secret-with-enough-entropy-0123456789"
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"DEBUG": "maybe"}, "DEBUG must be true or false"),
+        ({"PORT": "eighty"}, "PORT must be a whole number"),
+        ({"PORT": "70000"}, "PORT must be at most 65535"),
+        ({"DELIVERY_PROMISE_MINUTES": "0"}, "DELIVERY_PROMISE_MINUTES must be at least 1"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL must start with"),
+        ({"MONGO_URI": "http://db"}, "MONGO_URI must start with"),
+        ({"DEBUG": "false"}, "SECRET_KEY must be set"),
+        ({"DEBUG": "false", "SECRET_KEY": "short"}, "SECRET_KEY must be at least 50 characters"),
+        ({"CSRF_TRUSTED_ORIGINS": "example.com"}, "CSRF_TRUSTED_ORIGINS entries need a scheme"),
+        ({"REDIS_CHANNEL_LAYER": "fast"}, "REDIS_CHANNEL_LAYER must be pubsub or core"),
+    ],
+)
+def test_malformed_setting_stops_with_one_line_naming_it(env, needle, tmp_path):
+    result = manage("check", env=app_env(SQLITE_PATH=tmp_path / "db.sqlite3", **env))
+    assert result.returncode != 0
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_production_settings_pass_check_deploy(tmp_path):
+    env = app_env(
+        DEBUG="false",
+        SECRET_KEY=PROD_SECRET,
+        ALLOWED_HOSTS="shop.example.com",
+        CSRF_TRUSTED_ORIGINS="https://shop.example.com",
+        SQLITE_PATH=tmp_path / "db.sqlite3",
+    )
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_development_defaults_need_nothing_set(tmp_path):
+    result = manage("check", env=app_env(SQLITE_PATH=tmp_path / "db.sqlite3"))
+    assert result.returncode == 0, result.stderr
