@@ -162,6 +162,7 @@ def reassign_order(*, admin: User, order_ref: str, partner: User) -> Order:
     if order.partner_id == partner.pk:
         raise InvalidTransition(f"Order {order.ref} is already assigned to {partner}.")
     now = timezone.now()
+    previous_partner_id = order.partner_id
     with transaction.atomic():
         won = Order.objects.filter(pk=order.pk, status=S.ACCEPTED, version=order.version).update(
             partner=partner, version=F("version") + 1, updated_at=now
@@ -172,7 +173,9 @@ def reassign_order(*, admin: User, order_ref: str, partner: User) -> Order:
         OrderEvent.objects.create(
             order=order, status=order.status, version=order.version, actor=admin, note=f"Reassigned to {partner}."
         )
-        transaction.on_commit(lambda: events.publish(events.ORDER_STATUS_UPDATE, order))
+        transaction.on_commit(
+            lambda: events.publish(events.ORDER_STATUS_UPDATE, order, previous_partner_id=previous_partner_id)
+        )
     return order
 
 

@@ -197,6 +197,7 @@ def transition_order(
             f"{Order.Status(to_status).label.lower()} now."
         )
     now = timezone.now()
+    partner_before = order.partner_id
     updates = {"status": to_status, "version": F("version") + 1, "updated_at": now, **(changes or {})}
     if to_status in STATUS_TIMESTAMP:
         updates[STATUS_TIMESTAMP[to_status]] = now
@@ -208,7 +209,9 @@ def transition_order(
             raise OrderChanged()
         order.refresh_from_db()
         OrderEvent.objects.create(order=order, status=to_status, version=order.version, actor=actor, note=note)
-        transaction.on_commit(lambda: events.publish(event, order))
+        # A partner who lost the order (release) must see it leave their board.
+        lost = partner_before if partner_before != order.partner_id else None
+        transaction.on_commit(lambda: events.publish(event, order, previous_partner_id=lost))
     return order
 
 

@@ -1,0 +1,162 @@
+"""The one websocket endpoint, /ws/orders/, for every role.
+
+Authenticates (session or JWT: accounts.ws_auth), joins only the groups the
+user's role allows, sends a snapshot first (on every connect, so a client that
+was away is never stale), then forwards the events ``dispatch.events.publish``
+sends — HTML fragments to browser pages, JSON to API clients. Consumers never
+write to the database.
+"""
+
+import contextlib
+import json
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from dispatch import events, watchdog
+
+logger = logging.getLogger(__name__)
+
+UNAUTHENTICATED = 4401
+TRY_AGAIN_LATER = 1013
+SNAPSHOT_LIMIT = 50
+
+
+class OrdersConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            # Accept first so the client sees a meaningful close code, not just a 403.
+            await self.accept()
+            await self.close(code=UNAUTHENTICATED)
+            return
+        self.user = user
+        self.as_json = self.scope.get("auth") == "jwt"
+        self.joined = set()
+        try:
+            for group in await self._groups():
+                await self._join(group)
+        except Exception:
+            # The channel layer is down: refuse now; the client retries and gets a snapshot.
+            logger.warning("channel layer unavailable: refusing a websocket for now", exc_info=True)
+            await self.accept()
+            await self.close(code=TRY_AGAIN_LATER)
+            return
+        await self.accept()
+        watchdog.watch(self)
+        await self.send_snapshot()
+
+    async def disconnect(self, code):
+        watchdog.unwatch(self)
+        for group in list(getattr(self, "joined", ())):
+            with contextlib.suppress(Exception):  # Redis may be the reason we are closing
+                await self.channel_layer.group_discard(group, self.channel_name)
+        self.joined = set()
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """Clients have nothing to tell us but an optional ping; anything else is ignored."""
+        if text_data and len(text_data) < 200:
+            try:
+                message = json.loads(text_data)
+            except ValueError:
+                return
+            if isinstance(message, dict) and message.get("type") == "ping":
+                await self.send(text_data=json.dumps({"event": "pong"}))
+
+    # --- messages from dispatch.events ------------------------------------------------
+
+    async def order_event(self, message):
+        await self._forward(message)
+
+    async def partner_event(self, message):
+        if self.user.is_partner and message.get("partner_id") == str(self.user.pk):
+            # Our own availability changed: follow the board, then resync it.
+            if message["online"]:
+                await self._join(events.PARTNERS_GROUP)
+            else:
+                await self._leave(events.PARTNERS_GROUP)
+            await self.send_snapshot()
+            return
+        await self._forward(message)
+
+    async def _forward(self, message):
+        if self.as_json:
+            await self.send(text_data=json.dumps(message["json"]))
+        elif message.get("html"):
+            await self.send(text_data=message["html"])
+
+    # --- helpers ----------------------------------------------------------------------
+
+    async def _join(self, group):
+        if group not in self.joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.joined.add(group)
+
+    async def _leave(self, group):
+        if group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.joined.discard(group)
+
+    @database_sync_to_async
+    def _groups(self):
+        return groups_for(self.user)
+
+    async def send_snapshot(self):
+        payload = await database_sync_to_async(snapshot_for)(self.user, as_json=self.as_json)
+        if payload:
+            await self.send(text_data=payload)
+
+
+def groups_for(user) -> list[str]:
+    from accounts.models import PartnerProfile, User
+
+    if user.role == User.Role.CUSTOMER:
+        return [events.customer_group(user)]
+    if user.role == User.Role.PARTNER:
+        online = PartnerProfile.objects.filter(user=user, online=True).exists()
+        return [events.partner_group(user)] + ([events.PARTNERS_GROUP] if online else [])
+    if user.role == User.Role.ADMIN:
+        return [events.ADMINS_GROUP]
+    return []
+
+
+def snapshot_for(user, *, as_json: bool) -> str:
+    """The current state this user's screen shows, as one message."""
+    from accounts.models import PartnerProfile, User
+    from orders.models import FINAL_STATUSES, Order
+    from orders.selectors import active_orders_of, available_orders, orders_visible_to, with_details
+
+    if user.role == User.Role.PARTNER:
+        online = PartnerProfile.objects.filter(user=user, online=True).exists()
+        available = list(with_details(available_orders())[:SNAPSHOT_LIMIT]) if online else []
+        active = list(with_details(active_orders_of(user)))
+        if as_json:
+            orders = [events.order_json("snapshot", o, None)["order"] for o in available]
+            orders += [events.order_json("snapshot", o, user)["order"] for o in active]
+            return json.dumps({"event": events.SNAPSHOT, "orders": orders})
+        html = events.oob(events.render_partial("dispatch/board.html#active-orders", {"active": active, "user": user}))
+        if online:
+            html += events.oob(
+                events.render_partial(
+                    "dispatch/board.html#available-list", {"available": available, "user": user, "can_accept": True}
+                )
+            )
+        return html
+    if user.role == User.Role.CUSTOMER:
+        mine = list(with_details(orders_visible_to(user)).order_by("-created_at")[:SNAPSHOT_LIMIT])
+        if as_json:
+            orders = [events.order_json("snapshot", o, user)["order"] for o in mine]
+            return json.dumps({"event": events.SNAPSHOT, "orders": orders})
+        return "".join(events.customer_html(o) for o in mine)
+    if user.role == User.Role.ADMIN:
+        open_orders = list(
+            with_details(
+                Order.objects.exclude(status__in=FINAL_STATUSES).select_related("customer", "partner")
+            ).order_by("-created_at")[: SNAPSHOT_LIMIT * 4]
+        )
+        if as_json:
+            orders = [events.order_json("snapshot", o, user)["order"] for o in open_orders]
+            return json.dumps({"event": events.SNAPSHOT, "orders": orders})
+        return events.admin_snapshot_html() if hasattr(events, "admin_snapshot_html") else ""
+    return ""
