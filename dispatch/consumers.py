@@ -19,7 +19,7 @@ from dispatch import events, watchdog
 logger = logging.getLogger(__name__)
 
 UNAUTHENTICATED = 4401
-TRY_AGAIN_LATER = 1013
+UNAVAILABLE = watchdog.UNAVAILABLE  # the channel layer is down; retry later
 SNAPSHOT_LIMIT = 50
 
 
@@ -41,7 +41,7 @@ class OrdersConsumer(AsyncWebsocketConsumer):
             # The channel layer is down: refuse now; the client retries and gets a snapshot.
             logger.warning("channel layer unavailable: refusing a websocket for now", exc_info=True)
             await self.accept()
-            await self.close(code=TRY_AGAIN_LATER)
+            await self.close(code=UNAVAILABLE)
             return
         await self.accept()
         watchdog.watch(self)
@@ -124,6 +124,7 @@ def groups_for(user) -> list[str]:
 def snapshot_for(user, *, as_json: bool) -> str:
     """The current state this user's screen shows, as one message."""
     from accounts.models import PartnerProfile, User
+    from dispatch.selectors import board_context
     from orders.models import FINAL_STATUSES, Order
     from orders.selectors import active_orders_of, available_orders, orders_visible_to, with_details
 
@@ -135,13 +136,12 @@ def snapshot_for(user, *, as_json: bool) -> str:
             orders = [events.order_json("snapshot", o, None)["order"] for o in available]
             orders += [events.order_json("snapshot", o, user)["order"] for o in active]
             return json.dumps({"event": events.SNAPSHOT, "orders": orders})
-        html = events.oob(events.render_partial("dispatch/board.html#active-orders", {"active": active, "user": user}))
-        if online:
-            html += events.oob(
-                events.render_partial(
-                    "dispatch/board.html#available-list", {"available": available, "user": user, "can_accept": True}
-                )
-            )
+        board = board_context(user)  # online, active (+next_step), can_accept, available
+        html = events.oob(
+            events.render_partial("dispatch/board.html#active-orders", {"active": board["active"], "user": user})
+        )
+        if board["online"]:
+            html += events.oob(events.render_partial("dispatch/board.html#available-list", {**board, "user": user}))
         return html
     if user.role == User.Role.CUSTOMER:
         mine = list(with_details(orders_visible_to(user)).order_by("-created_at")[:SNAPSHOT_LIMIT])

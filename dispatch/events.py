@@ -110,9 +110,9 @@ def partners_board_html(order) -> str:
 
 
 def partner_active_html(partner) -> str:
-    from orders.selectors import active_orders_of
+    from dispatch.selectors import board_active_orders
 
-    active = list(active_orders_of(partner).prefetch_related("items"))
+    active = board_active_orders(partner)  # each order carries .next_step for its button
     return oob(render_partial("dispatch/board.html#active-orders", {"active": active, "user": partner}))
 
 

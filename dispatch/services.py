@@ -21,7 +21,7 @@ from dispatch.errors import (
     WrongDeliveryCode,
 )
 from orders.errors import InvalidOrder, InvalidTransition, NotAllowed, OrderChanged, OrderNotFound
-from orders.models import MAX_CODE_ATTEMPTS, Order, OrderEvent, new_delivery_code, next_partner_step
+from orders.models import ACTIVE_STATUSES, MAX_CODE_ATTEMPTS, Order, OrderEvent, new_delivery_code, next_partner_step
 from orders.selectors import active_orders_of
 from orders.services import cancel_order, transition_order
 
@@ -54,6 +54,11 @@ def accept_order(*, partner: User, order_ref: str) -> Order:
     _require(partner, User.Role.PARTNER, "Only delivery partners can accept orders.")
     if not partner_profile(partner).online:
         raise PartnerOffline()
+    order = Order.objects.filter(ref=order_ref).first()
+    if order is None:
+        raise OrderNotFound()
+    if order.partner_id == partner.pk:
+        raise InvalidTransition("You already have this order.")
     limit = settings.PARTNER_MAX_ACTIVE_ORDERS
     if active_orders_of(partner).count() >= limit:
         raise PartnerAtCapacity(
@@ -61,24 +66,54 @@ def accept_order(*, partner: User, order_ref: str) -> Order:
             if limit == 1
             else f"You already have {limit} active orders; finish one first."
         )
-    order = Order.objects.filter(ref=order_ref).first()
-    if order is None:
-        raise OrderNotFound()
+    if order.status == S.CANCELLED:
+        raise InvalidTransition("This order was cancelled.")
     if order.status != S.PLACED or order.partner_id is not None:
-        raise OrderAlreadyTaken() if order.status != S.CANCELLED else InvalidTransition("This order was cancelled.")
+        raise OrderAlreadyTaken()
     try:
         order = transition_order(
             order=order,
             to_status=S.ACCEPTED,
             actor=partner,
-            role=User.Role.PARTNER,
             match={"partner__isnull": True},
             changes={"partner": partner, "delivery_code": new_delivery_code(), "code_attempts": 0},
             event=events.ORDER_ACCEPTED,
         )
     except OrderChanged:
         raise OrderAlreadyTaken() from None
+    # The capacity check above and the win are two steps: the same partner accepting
+    # two orders at once could pass both. Count again after winning and hand the order
+    # back if that happened, so at rest nobody holds more than the limit.
+    if active_orders_of(partner).count() > limit:
+        _withdraw_accept(order, partner)
+        raise PartnerAtCapacity("Finish your current delivery before accepting another.")
     return order
+
+
+def _withdraw_accept(order: Order, partner: User) -> None:
+    with transaction.atomic():
+        undone = Order.objects.filter(pk=order.pk, version=order.version, partner=partner, status=S.ACCEPTED).update(
+            status=S.PLACED,
+            partner=None,
+            delivery_code="",
+            code_attempts=0,
+            accepted_at=None,
+            version=F("version") + 1,
+            updated_at=timezone.now(),
+        )
+        if not undone:
+            return
+        order.refresh_from_db()
+        OrderEvent.objects.create(
+            order=order,
+            status=S.PLACED,
+            version=order.version,
+            actor=partner,
+            note="Accept withdrawn: the partner was already at capacity.",
+        )
+        transaction.on_commit(
+            lambda: events.publish(events.ORDER_STATUS_UPDATE, order, previous_partner_id=partner.pk)
+        )
 
 
 def _assigned_order(partner: User, order_ref: str) -> Order:
@@ -104,9 +139,7 @@ def advance_order(*, partner: User, order_ref: str, to_status: str, code: str | 
     if to_status == S.DELIVERED:
         _check_code(order, code)
     try:
-        return transition_order(
-            order=order, to_status=to_status, actor=partner, role=User.Role.PARTNER, match={"partner": partner}
-        )
+        return transition_order(order=order, to_status=to_status, actor=partner, match={"partner": partner})
     except OrderChanged:
         raise InvalidTransition("The order changed meanwhile; reload it.") from None
 
@@ -115,7 +148,9 @@ def _check_code(order: Order, code):
     if order.code_locked:
         raise DeliveryCodeLocked()
     code = (code or "").strip()
-    if code and order.delivery_code and hmac.compare_digest(code, order.delivery_code):
+    if not code:
+        raise WrongDeliveryCode("Please enter the customer's 4-digit delivery code.")  # not counted as a try
+    if order.delivery_code and hmac.compare_digest(code.encode(), order.delivery_code.encode()):
         return
     # Count the miss with a conditional update, so racing tries cannot exceed the limit.
     Order.objects.filter(pk=order.pk, code_attempts__lt=MAX_CODE_ATTEMPTS).update(code_attempts=F("code_attempts") + 1)
@@ -123,11 +158,7 @@ def _check_code(order: Order, code):
     left = MAX_CODE_ATTEMPTS - order.code_attempts
     if left <= 0:
         raise DeliveryCodeLocked()
-    raise WrongDeliveryCode(
-        "Please enter the customer's 4-digit delivery code."
-        if not code
-        else f"Wrong delivery code. {left} {'try' if left == 1 else 'tries'} left."
-    )
+    raise WrongDeliveryCode(f"Wrong delivery code. {left} {'try' if left == 1 else 'tries'} left.")
 
 
 # --- Admin actions: also through the transition table, also on the timeline ------
@@ -143,7 +174,6 @@ def release_order(*, admin: User, order_ref: str, reason: str = "") -> Order:
         order=order,
         to_status=S.PLACED,
         actor=admin,
-        role=User.Role.ADMIN,
         changes={"partner": None, "delivery_code": "", "code_attempts": 0, "accepted_at": None},
         note=reason or "Released back to the board by an admin.",
     )
@@ -185,8 +215,14 @@ def reset_delivery_code(*, admin: User, order_ref: str) -> Order:
     order = Order.objects.filter(ref=order_ref).first()
     if order is None:
         raise OrderNotFound()
+    if not order.code_locked or order.status not in ACTIVE_STATUSES:
+        raise InvalidTransition(f"The delivery code of order {order.ref} is not locked.")
     with transaction.atomic():
-        Order.objects.filter(pk=order.pk).update(code_attempts=0, version=F("version") + 1, updated_at=timezone.now())
+        unlocked = Order.objects.filter(
+            pk=order.pk, version=order.version, code_attempts__gte=MAX_CODE_ATTEMPTS, status__in=ACTIVE_STATUSES
+        ).update(code_attempts=0, version=F("version") + 1, updated_at=timezone.now())
+        if not unlocked:
+            raise OrderChanged()
         order.refresh_from_db()
         OrderEvent.objects.create(
             order=order, status=order.status, version=order.version, actor=admin, note="Delivery code unlocked."

@@ -4,7 +4,7 @@ channels-redis' pub/sub layer re-subscribes by itself after Redis comes back, bu
 whatever was published meanwhile is gone, and its ``on_reconnect`` hook is never
 called in 4.3.0. A socket that silently missed events would show a stale board.
 So each daphne process pings Redis once a second while it has live sockets; on the
-first failed ping it closes every local socket with 1012 ("service restart").
+first failed ping it closes every local socket with 4503 (like HTTP 503).
 Clients reconnect by themselves (the htmx ws extension backs off and retries), and
 every (re)connect starts with a fresh snapshot — so nothing missed stays missing.
 """
@@ -19,7 +19,8 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 1.0
-SERVICE_RESTART = 1012
+# Application close codes must be 1000 or 3000-4999 (autobahn, under daphne, refuses 1012).
+UNAVAILABLE = 4503
 
 _consumers: "weakref.WeakSet" = weakref.WeakSet()
 _task: asyncio.Task | None = None
@@ -60,4 +61,40 @@ async def _close_all() -> None:
     for consumer in list(_consumers):
         _consumers.discard(consumer)
         with contextlib.suppress(Exception):
-            await consumer.close(code=SERVICE_RESTART)
+            await consumer.close(code=UNAVAILABLE)
+
+
+class ChannelLayerGuard:
+    """ASGI wrapper: if the channel layer fails before the consumer could answer (the
+    pub/sub layer subscribes a new channel before ``connect()`` runs), close the
+    socket cleanly with 4503 instead of letting daphne answer the handshake with 500."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        state = {"accepted": False, "closed": False}
+
+        async def tracking_send(message):
+            if message["type"] == "websocket.accept":
+                state["accepted"] = True
+            elif message["type"] == "websocket.close":
+                state["closed"] = True
+            await send(message)
+
+        try:
+            return await self.app(scope, receive, tracking_send)
+        except (OSError, TimeoutError, _redis_errors()) as exc:
+            if state["closed"]:
+                return None
+            logger.warning("channel layer unavailable (%s): closing a websocket with %s", exc, UNAVAILABLE)
+            if not state["accepted"]:
+                await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": UNAVAILABLE})
+            return None
+
+
+def _redis_errors():
+    import redis.exceptions
+
+    return redis.exceptions.ConnectionError

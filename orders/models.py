@@ -21,11 +21,14 @@ def new_delivery_code() -> str:
 
 
 def area_of(address: str) -> str:
-    """A coarse locality: the address's last comma-separated part (never the street)."""
+    """A coarse locality for partners who may take the order: the address's last
+    comma-separated part that has no digits (so never a house number, flat or postcode,
+    never enough to find a door). "Nearby" when no such part exists."""
     parts = [part.strip() for part in address.replace("\n", ",").split(",") if part.strip()]
-    if len(parts) < 2:
-        return "Nearby"
-    return parts[-1][:60]
+    for part in reversed(parts[1:]):
+        if not any(char.isdigit() for char in part):
+            return part[:60]
+    return "Nearby"
 
 
 class Category(models.Model):

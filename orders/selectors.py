@@ -33,7 +33,7 @@ def available_orders():
     return (
         Order.objects.filter(status=Order.Status.PLACED, partner__isnull=True)
         .select_related("customer")
-        .order_by("created_at")
+        .order_by("created_at", "pk")
     )
 
 

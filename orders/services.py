@@ -41,11 +41,20 @@ DELIVERY_FEE = Decimal("1.99")
 RESTOCK_STATUSES = {Order.Status.PLACED, Order.Status.ACCEPTED}
 
 
+MAX_INT_PK = 2**63 - 1  # SQLite integers are 64-bit; bigger ids cannot exist
+
+
 def _product_pk(value):
+    """A product id from a client (int or string, on either store) as the store's pk."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise InvalidOrder(f"Unknown product: {value!r}.")
     try:
-        return Product._meta.pk.to_python(value)
+        pk = Product._meta.pk.to_python(value)
     except (ValidationError, TypeError, ValueError):
         raise InvalidOrder(f"Unknown product: {value!r}.") from None
+    if isinstance(pk, int) and not 0 < pk <= MAX_INT_PK:
+        raise InvalidOrder(f"Unknown product: {value!r}.")
+    return pk
 
 
 def normalise_lines(lines):
@@ -55,13 +64,19 @@ def normalise_lines(lines):
     if len(lines) > MAX_LINES:
         raise InvalidOrder(f"An order can have at most {MAX_LINES} lines.")
     wanted = {}
-    for product_id, quantity in lines:
+    for line in lines:
+        try:
+            product_id, quantity = line
+        except (TypeError, ValueError):
+            raise InvalidOrder("Each line needs a product and a quantity.") from None
         pk = _product_pk(product_id)
         if isinstance(quantity, bool) or not isinstance(quantity, int):
             raise InvalidOrder("Quantities must be whole numbers.")
+        if not 1 <= quantity <= MAX_QUANTITY:
+            raise InvalidOrder(f"Quantity must be between 1 and {MAX_QUANTITY}.")
         wanted[pk] = wanted.get(pk, 0) + quantity
     for quantity in wanted.values():
-        if not 1 <= quantity <= MAX_QUANTITY:
+        if quantity > MAX_QUANTITY:
             raise InvalidOrder(f"Quantity must be between 1 and {MAX_QUANTITY}.")
     return wanted
 
@@ -178,20 +193,21 @@ def transition_order(
     order: Order,
     to_status: str,
     actor: User,
-    role: str,
     match: dict | None = None,
     changes: dict | None = None,
     note: str = "",
     event: str = events.ORDER_STATUS_UPDATE,
 ) -> Order:
-    """Move ``order`` to ``to_status`` if the transition table lets ``role`` do it.
+    """Move ``order`` to ``to_status`` if the transition table lets ``actor``'s role do it.
 
     One compare-and-set: the update only applies if the order still has the status
     and version we read (plus ``match``), so of two racing changes exactly one
     wins; the loser gets OrderChanged. Appends the OrderEvent and publishes after
     commit.
     """
-    if not can_transition(order.status, to_status, role):
+    if to_status not in Order.Status.values:
+        raise InvalidTransition(f"Unknown status: {to_status!r}.")
+    if not can_transition(order.status, to_status, actor.role):
         raise InvalidTransition(
             f"Order {order.ref} is {order.get_status_display().lower()}; it cannot become "
             f"{Order.Status(to_status).label.lower()} now."
@@ -240,9 +256,16 @@ def cancel_order(*, actor: User, order_ref: str, reason: str = "") -> Order:
             f"Order {order.ref} is already {order.get_status_display().lower()} and can no longer be cancelled."
         )
     restock = order.status in RESTOCK_STATUSES
-    order = transition_order(
-        order=order, to_status=Order.Status.CANCELLED, actor=actor, role=role, note=reason[:MAX_NOTE]
-    )
+    try:
+        order = transition_order(order=order, to_status=Order.Status.CANCELLED, actor=actor, note=reason[:MAX_NOTE])
+    except OrderChanged:
+        # Lost a race (say, a partner accepted first): explain with the order as it is now.
+        order.refresh_from_db()
+        raise InvalidTransition(
+            f"Order {order.ref} is already {order.get_status_display().lower()} and can no longer be cancelled."
+        ) from None
+    # Given back after the cancel is stored (no multi-document transactions): if the
+    # process died in between, the stock would stay low, never oversold.
     if restock:
         _give_back([(item.product_id, item.quantity) for item in order.items.all()])
     return order
