@@ -9,6 +9,7 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django_htmx.http import HttpResponseClientRedirect
 from rest_framework.permissions import BasePermission
 
 from accounts.models import User
@@ -25,7 +26,9 @@ def role_required(*roles):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path())
+                response = redirect_to_login(request.get_full_path())
+                # htmx would follow a 302 and put the login page inside a fragment.
+                return HttpResponseClientRedirect(response.url) if getattr(request, "htmx", False) else response
             if request.user.role not in roles:
                 raise PermissionDenied("This page is not available for your account type.")
             return view(request, *args, **kwargs)

@@ -1,8 +1,10 @@
-def cart(request):
-    """The cart badge's count, on every page."""
-    from orders.cart import Cart
+from accounts.models import User
+from accounts.permissions import has_role
+from orders.cart import Cart
 
-    user = getattr(request, "user", None)
-    if not (user and user.is_authenticated and user.is_customer):
+
+def cart(request):
+    """The nav's cart badge count, on every page (customers only; no query)."""
+    if not has_role(getattr(request, "user", None), User.Role.CUSTOMER):
         return {"cart_count": 0}
     return {"cart_count": Cart(request.session).count}

@@ -129,6 +129,10 @@ class Order(models.Model):
     def code_locked(self):
         return self.code_attempts >= MAX_CODE_ATTEMPTS
 
+    @property
+    def customer_can_cancel(self):
+        return can_transition(self.status, Order.Status.CANCELLED, "customer")
+
 
 class OrderItem(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")

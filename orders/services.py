@@ -155,6 +155,11 @@ def place_order(
     return order, True
 
 
+def delivery_fee_for(subtotal: Decimal) -> Decimal:
+    """The one delivery fee rule: free from FREE_DELIVERY_FROM, else DELIVERY_FEE."""
+    return Decimal("0.00") if subtotal >= FREE_DELIVERY_FROM else DELIVERY_FEE
+
+
 def _create_order(customer, products, wanted, address, note, key):
     items = []
     subtotal = Decimal("0.00")
@@ -167,7 +172,7 @@ def _create_order(customer, products, wanted, address, note, key):
                 product=product, name=product.name, unit_price=product.price, quantity=quantity, line_total=line_total
             )
         )
-    fee = Decimal("0.00") if subtotal >= FREE_DELIVERY_FROM else DELIVERY_FEE
+    fee = delivery_fee_for(subtotal)
     with transaction.atomic():
         order = Order.objects.create(
             customer=customer,

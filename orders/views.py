@@ -1,23 +1,302 @@
-from django.shortcuts import render
+"""Customer pages: catalog, cart, checkout and order tracking.
+
+Server-rendered; every form works without JavaScript (POST, then redirect) and,
+sent by htmx, answers with the partial it changed (plus the nav's cart badge,
+out of band). Rules live in orders.cart and orders.services: these views parse
+input, call them, and show their named errors' messages.
+"""
+
+from urllib.parse import urlsplit
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, QueryDict
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.models import User
-from accounts.permissions import role_required
+from accounts.permissions import has_role, role_required
+from orders.cart import Cart
+from orders.errors import OrderNotFound
+from orders.forms import CartProductForm, CartQuantityForm, CatalogFilterForm, CheckoutForm
+from orders.selectors import catalog_products, categories, orders_visible_to, with_details
+from orders.services import MAX_QUANTITY, cancel_order, place_order
+from quickcommerce.errors import DomainError
+
+CATALOG_PAGE_SIZE = 24
+ORDERS_PAGE_SIZE = 20
+LOW_STOCK = 5  # "Only 3 left" instead of "In stock" from here down
+BADGE_TEMPLATE = "orders/partials/cart_badge.html"
+# What an htmx request to the catalog gets back, by the element it targets.
+CATALOG_PARTIALS = {"catalog": "orders/catalog.html#catalog", "catalog-results": "orders/catalog.html#results"}
+
+# What every product card needs besides the product.
+CARD_CONTEXT = {"can_order": True, "low_stock": LOW_STOCK, "max_quantity": MAX_QUANTITY}
+
+customer_required = role_required(User.Role.CUSTOMER)
 
 
+def _wants_partial(request) -> bool:
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def _with_badge(request, template, context):
+    """An htmx answer: the partial, plus the nav's cart badge swapped out of band."""
+    html = render_to_string(template, context, request) + render_to_string(BADGE_TEMPLATE, {"oob": True}, request)
+    return HttpResponse(html)
+
+
+def _safe_next(request, default):
+    url = request.POST.get("next") or ""
+    if url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return url
+    return default
+
+
+def _change_cart(form, change):
+    """Validate ``form`` and apply ``change(product, quantity)`` (``Cart.add`` or
+    ``Cart.update``). Returns ``(product or None, notice, error, status)``."""
+    if not form.is_valid():
+        return form.cleaned_data.get("product"), "", form.error_text(), 400
+    product = form.cleaned_data["product"]
+    try:
+        return product, change(product, form.cleaned_data["quantity"]), "", 200
+    except DomainError as exc:
+        return product, "", str(exc), exc.status_code
+
+
+# --- Catalog -----------------------------------------------------------------------
+
+
+def _catalog_context(request, params) -> dict:
+    """Everything the catalog page and its partials show, for the filters in
+    ``params`` (a QueryDict). A fixed number of queries, whatever the page size."""
+    filters = CatalogFilterForm(params).filters()
+    all_categories = list(categories())
+    page = Paginator(catalog_products(**filters), CATALOG_PAGE_SIZE).get_page(params.get("page"))
+    can_order = has_role(request.user, User.Role.CUSTOMER)
+    if can_order:
+        cart = Cart(request.session)
+        for product in page:
+            product.in_cart = cart.quantity(product.pk)
+
+    # Only the filters we understood travel on in links (page, category, search).
+    query = QueryDict(mutable=True)
+    if filters["search"]:
+        query["q"] = filters["search"]
+    if filters["category_slug"]:
+        query["category"] = filters["category_slug"]
+    here = query.copy()
+    if page.number > 1:
+        here["page"] = page.number
+    catalog_url = reverse("orders:catalog")
+    return {
+        "page": page,
+        "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1),
+        "products": page.object_list,
+        "categories": all_categories,
+        "active_category": next((c for c in all_categories if c.slug == filters["category_slug"]), None),
+        "search": filters["search"],
+        "query": query,
+        "catalog_url": f"{catalog_url}?{here.urlencode()}" if here else catalog_url,
+        **CARD_CONTEXT,
+        "can_order": can_order,
+    }
+
+
+@require_GET
 def catalog(request):
-    return render(request, "orders/catalog.html", {})
+    template = "orders/catalog.html"
+    if _wants_partial(request):
+        template = CATALOG_PARTIALS.get(request.htmx.target, CATALOG_PARTIALS["catalog-results"])
+    response = render(request, template, _catalog_context(request, request.GET))
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
 
 
-@role_required(User.Role.CUSTOMER)
+# --- Cart --------------------------------------------------------------------------
+
+
+@customer_required
+@require_POST
+def cart_add(request):
+    cart = Cart(request.session)
+    next_url = _safe_next(request, default=reverse("orders:catalog"))
+    product, notice, error, status = _change_cart(CartQuantityForm(request.POST), cart.add)
+
+    if request.htmx:
+        if product is None:
+            return HttpResponseBadRequest(error)
+        product.in_cart = cart.quantity(product.pk)
+        context = {**CARD_CONTEXT, "product": product, "error": error, "notice": notice, "catalog_url": next_url}
+        # 200 even for an error: htmx swaps only successful responses, and the
+        # card shows the error next to the quantity.
+        return _with_badge(request, "orders/catalog.html#product-card", context)
+    if error:
+        # Show the catalog page the customer came from, with the error on top.
+        messages.error(request, error)
+        context = _catalog_context(request, QueryDict(urlsplit(next_url).query))
+        return render(request, "orders/catalog.html", context, status=status)
+    if notice:
+        messages.warning(request, notice)
+    else:
+        messages.success(request, f"Added {product.name} to your cart.")
+    return redirect(f"{next_url}#product-{product.slug}")
+
+
+def _render_cart(request, cart, *, line_feedback=None, error="", status=200):
+    """The cart page (with ``status``), or for htmx its ``cart`` partial plus the
+    badge (always 200: htmx swaps only successful answers, and errors show inline).
+    ``line_feedback``: (product, error, notice) to show next to that product's line."""
+    summary = cart.summary()
+    if line_feedback:
+        product, line_error, notice = line_feedback
+        line = summary.line_for(product) if product else None
+        if line is None:
+            error = error or line_error
+        else:
+            line.error, line.notice = line_error, notice
+    context = {"summary": summary, "error": error, "max_quantity": MAX_QUANTITY}
+    if request.htmx:
+        return _with_badge(request, "orders/cart.html#cart", context)
+    return render(request, "orders/cart.html", context, status=status)
+
+
+@customer_required
+@require_GET
 def cart(request):
-    return render(request, "orders/catalog.html", {})
+    return _render_cart(request, Cart(request.session))
 
 
-@role_required(User.Role.CUSTOMER)
+@customer_required
+@require_POST
+def cart_update(request):
+    cart = Cart(request.session)
+    product, notice, error, status = _change_cart(CartQuantityForm(request.POST), cart.update)
+    if not request.htmx and not error:
+        if notice:
+            messages.warning(request, notice)
+        else:
+            messages.success(request, f"{product.name}: quantity updated.")
+        return redirect("orders:cart")
+    return _render_cart(request, cart, line_feedback=(product, error, notice), status=status)
+
+
+@customer_required
+@require_POST
+def cart_remove(request):
+    cart = Cart(request.session)
+    form = CartProductForm(request.POST)
+    if not form.is_valid():
+        if request.htmx:
+            return _render_cart(request, cart, error=form.error_text())
+        messages.error(request, form.error_text())
+        return redirect("orders:cart")
+    product = form.cleaned_data["product"]
+    cart.remove(product.pk)
+    if request.htmx:
+        return _render_cart(request, cart)
+    messages.success(request, f"Removed {product.name} from your cart.")
+    return redirect("orders:cart")
+
+
+# --- Checkout ------------------------------------------------------------------------
+
+
+def _empty_cart(request):
+    messages.info(request, "Your cart is empty. Add something from the shop first.")
+    return redirect("orders:cart")
+
+
+@customer_required
+@require_http_methods(["GET", "POST"])
+def checkout(request):
+    cart = Cart(request.session)
+    status = 200
+    if request.method == "POST":
+        form = CheckoutForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                # Called even with an empty cart: a repeated submit of a form
+                # that already made an order gets that order back.
+                order, created = place_order(
+                    customer=request.user,
+                    lines=cart.as_order_lines(),
+                    address=data["address"],
+                    note=data["note"],
+                    idempotency_key=str(data["idempotency_key"]),
+                )
+            except DomainError as exc:
+                if cart.is_empty:
+                    return _empty_cart(request)
+                messages.error(request, str(exc))
+                status = exc.status_code
+            else:
+                if created:
+                    cart.clear()
+                    messages.success(request, f"Order {order.ref} placed! We'll tell you here when a rider accepts it.")
+                else:
+                    messages.info(request, f"Order {order.ref} was already placed; here it is.")
+                return redirect(order)
+        else:
+            status = 400
+    else:
+        last_address = orders_visible_to(request.user).values_list("address", flat=True).first()
+        form = CheckoutForm(initial={"address": last_address or ""})
+    if cart.is_empty:
+        return _empty_cart(request)
+    return render(request, "orders/checkout.html", {"form": form, "summary": cart.summary()}, status=status)
+
+
+# --- My orders -----------------------------------------------------------------------
+
+
+@customer_required
+@require_GET
 def order_list(request):
-    return render(request, "orders/catalog.html", {})
+    page = Paginator(orders_visible_to(request.user).order_by("-created_at"), ORDERS_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "orders/list.html", {"page": page, "orders": page.object_list})
 
 
-@role_required(User.Role.CUSTOMER)
+def _order_for(request, ref):
+    """The customer's own order with its items, timeline and rider, in a fixed
+    number of queries; anyone else's order is a 404."""
+    order = (
+        with_details(orders_visible_to(request.user).select_related("partner__partner_profile")).filter(ref=ref).first()
+    )
+    if order is None:
+        raise Http404("No such order.")
+    return order
+
+
+@customer_required
+@require_GET
 def order_detail(request, ref):
-    return render(request, "orders/catalog.html", {})
+    return render(request, "orders/detail.html", {"order": _order_for(request, ref)})
+
+
+@customer_required
+@require_POST
+def order_cancel(request, ref):
+    error = ""
+    try:
+        cancel_order(actor=request.user, order_ref=ref)
+    except OrderNotFound:
+        raise Http404("No such order.") from None
+    except DomainError as exc:
+        error = str(exc)
+    if request.htmx:
+        context = {"order": _order_for(request, ref), "error": error}
+        return render(request, "orders/detail.html#order-status", context)
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, f"Order {ref} is cancelled.")
+    return redirect("orders:detail", ref=ref)
