@@ -23,6 +23,7 @@ class RegisterApi(APIView):
             )
         ],
         summary="Register a customer or delivery partner",
+        tags=["auth"],
     )
     def post(self, request):
         serializer = RegisterInputSerializer(data=request.data)

@@ -1,0 +1,205 @@
+"""API shapes for the catalog and orders (input and output serializers).
+
+Output serializers are plain ``Serializer``s so every key is deliberate. The one
+visibility rule for an order lives in ``OrderSerializer``: the page-less clients
+(the API and the JSON websocket messages) both go through it, with the viewer in
+the context — ``OrderSerializer(order, context={"viewer": user_or_None})``.
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import User
+from orders.models import ACTIVE_STATUSES, Order, Product
+from orders.services import MAX_ADDRESS, MAX_LINES, MAX_NOTE, MAX_QUANTITY
+
+# --- errors (for the OpenAPI schema; quickcommerce.api produces them) ---------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    """What a refused request answers: DRF's ``detail``, plus a ``code`` for domain errors."""
+
+    detail = serializers.CharField()
+    code = serializers.CharField(required=False, help_text="Machine-readable reason, e.g. out_of_stock.")
+
+
+# --- catalog ----------------------------------------------------------------------
+
+
+class ProductSerializer(serializers.Serializer):
+    id = serializers.CharField(source="pk", help_text="Opaque product id (a string on every store).")
+    name = serializers.CharField()
+    slug = serializers.SlugField()
+    category = serializers.SlugField(source="category.slug")
+    category_name = serializers.CharField(source="category.name")
+    price = serializers.DecimalField(max_digits=9, decimal_places=2)
+    stock = serializers.IntegerField()
+    unit = serializers.CharField()
+    description = serializers.CharField()
+    in_stock = serializers.BooleanField()
+
+
+class ProductFilterSerializer(serializers.Serializer):
+    search = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
+    category = serializers.CharField(required=False, allow_blank=True, max_length=80, default="")
+
+
+# --- placing an order ---------------------------------------------------------------
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}], "example": "12"})
+class ProductIdField(serializers.Field):
+    """A product id as the API emits it (a string), or an integer on SQLite.
+
+    Checked against the primary key's own type and range, so garbage is a 400 here
+    rather than an overflow in the database. Whether the product exists and is sold
+    is the service's question."""
+
+    default_error_messages = {"invalid": "Not a valid product id."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, str | int):
+            self.fail("invalid")
+        if isinstance(data, str):
+            data = data.strip()
+            if not data or len(data) > 64:
+                self.fail("invalid")
+        pk_field = Product._meta.pk
+        try:
+            value = pk_field.to_python(data)
+            pk_field.run_validators(value)
+        except (DjangoValidationError, TypeError, ValueError):
+            self.fail("invalid")
+        return value
+
+    def to_representation(self, value):
+        return str(value)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer and nothing else: no "2", no 2.0, no true."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class OrderLineInputSerializer(serializers.Serializer):
+    product = ProductIdField()
+    quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+
+class PlaceOrderInputSerializer(serializers.Serializer):
+    """Prices and totals are never read from the client: the server computes them."""
+
+    items = OrderLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    address = serializers.CharField(max_length=MAX_ADDRESS)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=MAX_NOTE, default="")
+
+
+# --- order output -------------------------------------------------------------------
+
+
+class OrderItemSerializer(serializers.Serializer):
+    product = serializers.CharField(source="product_id")
+    name = serializers.CharField()
+    unit_price = serializers.DecimalField(max_digits=9, decimal_places=2)
+    quantity = serializers.IntegerField()
+    line_total = serializers.DecimalField(max_digits=10, decimal_places=2)
+
+
+class OrderEventSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Order.Status.choices)
+    at = serializers.DateTimeField()
+    actor = serializers.CharField(
+        source="actor.role",
+        allow_null=True,
+        help_text="Who made the change, by role (customer, partner or admin; never a name); null if unknown.",
+    )
+    note = serializers.CharField()
+
+
+class OrderPartnerSerializer(serializers.Serializer):
+    name = serializers.CharField(source="display_name")
+
+
+class OrderCustomerSerializer(serializers.Serializer):
+    name = serializers.CharField(source="display_name")
+    phone = serializers.CharField()
+
+
+class OrderSerializer(serializers.Serializer):
+    """An order as ``context["viewer"]`` may see it.
+
+    ``address`` and ``customer`` only for the order's customer, its assigned
+    partner and admins; ``delivery_code`` only for the customer and admins, once
+    accepted and while the order is open — never for a partner. ``viewer=None``
+    is the partner audience: public fields only (the ``area``, never the door).
+    """
+
+    ref = serializers.CharField()
+    status = serializers.ChoiceField(choices=Order.Status.choices)
+    status_display = serializers.CharField(source="get_status_display")
+    version = serializers.IntegerField()
+    items = OrderItemSerializer(many=True)
+    item_count = serializers.IntegerField()
+    subtotal = serializers.DecimalField(max_digits=10, decimal_places=2)
+    delivery_fee = serializers.DecimalField(max_digits=8, decimal_places=2)
+    total = serializers.DecimalField(max_digits=10, decimal_places=2)
+    area = serializers.CharField()
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    accepted_at = serializers.DateTimeField(allow_null=True)
+    picked_up_at = serializers.DateTimeField(allow_null=True)
+    out_for_delivery_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    partner = OrderPartnerSerializer(allow_null=True)
+    events = OrderEventSerializer(many=True)
+    # Present only for the viewers named above (not required in the schema).
+    address = serializers.CharField(required=False, help_text="Only for the customer, the assigned partner, admins.")
+    customer = OrderCustomerSerializer(required=False, help_text="Only for the customer, the assigned partner, admins.")
+    delivery_code = serializers.CharField(
+        required=False, help_text="Only for the customer and admins, from acceptance until the order is closed."
+    )
+
+    # The note can hold a gate code or a flat number: it travels with the address.
+    PRIVATE_FIELDS = ("address", "customer", "note")
+
+    def to_representation(self, order):
+        data = super().to_representation(order)
+        viewer = self.context.get("viewer")
+        if not self.sees_contact(viewer, order):
+            for name in self.PRIVATE_FIELDS:
+                data.pop(name, None)
+        if not self.sees_delivery_code(viewer, order):
+            data.pop("delivery_code", None)
+        return data
+
+    @staticmethod
+    def sees_contact(viewer, order) -> bool:
+        role = getattr(viewer, "role", None)
+        if role == User.Role.ADMIN:
+            return True
+        pk = getattr(viewer, "pk", None)
+        return role is not None and pk is not None and pk in (order.customer_id, order.partner_id)
+
+    @staticmethod
+    def sees_delivery_code(viewer, order) -> bool:
+        if not (order.delivery_code and order.status in ACTIVE_STATUSES):
+            return False
+        role = getattr(viewer, "role", None)
+        if role == User.Role.ADMIN:
+            return True
+        pk = getattr(viewer, "pk", None)
+        return role == User.Role.CUSTOMER and pk is not None and pk == order.customer_id
+
+
+class OrderFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
+
+
+class CancelOrderInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=MAX_NOTE, default="")
