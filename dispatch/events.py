@@ -4,8 +4,9 @@ Services call ``publish(event, order)`` from ``transaction.on_commit`` — after
 change is stored, never before. ``publish`` sends one message per audience group;
 each message carries both forms of the event, rendered once per audience (not once
 per socket): ``html`` (hx-swap-oob fragments for browser pages, from the same
-partials the pages use) and ``json`` (``{"event", "ref", "version", "order"}`` for
-API clients, from the API's serializer). The consumer forwards one or the other.
+partials the pages use; a string, or a list of strings sent as separate frames)
+and ``json`` (``{"event", "ref", "version", "order"}`` for API clients, from the
+API's serializer). The consumer forwards one or the other.
 
 Audiences (ARCHITECTURE.md "Live updates"):
 
@@ -99,6 +100,11 @@ def order_json(event: str, order, viewer) -> dict:
     return {"event": event, "ref": order.ref, "version": order.version, "order": data}
 
 
+def order_json_text(event: str, order, viewer) -> str:
+    """The JSON frame, serialised once per audience (not once per socket)."""
+    return json.dumps(order_json(event, order, viewer), cls=DjangoJSONEncoder)
+
+
 def partners_board_html(order) -> str:
     """What every partner's board does about this order: show the card or drop it."""
     from orders.models import Order
@@ -116,17 +122,18 @@ def partner_active_html(partner) -> str:
     return oob(render_partial("dispatch/board.html#active-orders", {"active": active, "user": partner}))
 
 
-def customer_html(order) -> str:
-    status = render_partial("orders/detail.html#order-status", {"order": order, "user": order.customer})
-    row = render_partial("orders/list.html#order-row", {"order": order, "user": order.customer})
-    return oob(status) + oob(row)
+def customer_status_html(order) -> str:
+    return oob(render_partial("orders/detail.html#order-status", {"order": order, "user": order.customer}))
 
 
-def admin_html(order) -> str:
-    try:
-        return oob(render_partial("dispatch/dashboard.html#order-row", {"order": order}))
-    except Exception:  # the dashboard's partials arrive with the admin work
-        return ""
+def customer_row_html(order) -> str:
+    return oob(render_partial("orders/list.html#order-row", {"order": order, "user": order.customer}))
+
+
+def customer_html(order) -> list[str]:
+    """Two websocket messages: htmx parses a message in a <template>, where a <tr>
+    next to a <section> is dropped, so the list row travels on its own."""
+    return [customer_status_html(order), customer_row_html(order)]
 
 
 # --- publishing ---------------------------------------------------------------------
@@ -164,6 +171,7 @@ def publish(event: str, order, *, previous_partner_id=None) -> None:
 
 def _order_messages(event, order, previous_partner_id):
     from accounts.models import User
+    from dispatch.dashboard import admin_event_html
     from orders.models import Order
     from orders.selectors import with_details
 
@@ -178,7 +186,7 @@ def _order_messages(event, order, previous_partner_id):
         messages.append(
             (
                 PARTNERS_GROUP,
-                {**base, "html": partners_board_html(order), "json": order_json(event, order, None)},
+                {**base, "html": partners_board_html(order), "json": order_json_text(event, order, None)},
             )
         )
     # The assigned partner (and a partner who just lost the order) see their active list.
@@ -188,7 +196,7 @@ def _order_messages(event, order, previous_partner_id):
         messages.append(
             (
                 partner_group(partner_id),
-                {**base, "html": partner_active_html(partner), "json": order_json(event, order, viewer)},
+                {**base, "html": partner_active_html(partner), "json": order_json_text(event, order, viewer)},
             )
         )
     customer_event = ORDER_STATUS_UPDATE if event == ORDER_ACCEPTED else event
@@ -199,14 +207,18 @@ def _order_messages(event, order, previous_partner_id):
                 **base,
                 "event": customer_event,
                 "html": customer_html(order),
-                "json": order_json(customer_event, order, order.customer),
+                "json": order_json_text(customer_event, order, order.customer),
             },
         )
     )
     messages.append(
         (
             ADMINS_GROUP,
-            {**base, "html": admin_html(order), "json": order_json(event, order, audience_viewer(User.Role.ADMIN))},
+            {
+                **base,
+                "html": admin_event_html(event, order),
+                "json": order_json_text(event, order, audience_viewer(User.Role.ADMIN)),
+            },
         )
     )
     return messages
@@ -223,10 +235,11 @@ def publish_partner(partner) -> None:
         "event": PARTNER_UPDATE,
         "partner_id": _id(partner),
         "online": online,
-        "json": {
-            "event": PARTNER_UPDATE,
-            "partner": {"id": _id(partner), "username": partner.username, "online": online},
-        },
+        "json": json.dumps(
+            {"event": PARTNER_UPDATE, "partner": {"id": _id(partner), "username": partner.username, "online": online}}
+        ),
         "html": "",
     }
-    _send([(partner_group(partner), message), (ADMINS_GROUP, message)])
+    from dispatch.dashboard import admin_partner_html
+
+    _send([(partner_group(partner), message), (ADMINS_GROUP, {**message, "html": admin_partner_html(partner)})])

@@ -74,10 +74,12 @@ if REDIS_URL:
             "default": {
                 "BACKEND": "channels_redis.core.RedisChannelLayer",
                 "CONFIG": {
-                    "hosts": [REDIS_URL],
+                    # redis-py's 5 s socket timeout equals the layer's 5 s BZPOPMIN: an idle
+                    # receive() then dies with TimeoutError and takes its socket with it.
+                    "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                     # The default of 100 silently drops group messages in a burst.
                     "capacity": 5000,
-                    # Outlives daphne's websocket timeout (see Makefile/Dockerfile).
+                    # Outlives daphne's websocket timeout (see Makefile, deploy/entrypoint.sh).
                     "group_expiry": 86400,
                 },
             }
@@ -159,7 +161,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

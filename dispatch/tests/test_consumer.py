@@ -83,9 +83,9 @@ async def test_customer_only_receives_its_own_group(customer, other_customer):
     await ws.connect()
     await ws.receive_from()
     layer = get_channel_layer()
-    message = {"type": events.ORDER_MESSAGE, "event": "x", "json": {"event": "theirs"}, "html": "<p>theirs</p>"}
+    message = {"type": events.ORDER_MESSAGE, "event": "x", "json": '{"event": "theirs"}', "html": "<p>theirs</p>"}
     await layer.group_send(events.customer_group(other_customer), message)
     assert await ws.receive_nothing(timeout=0.2)
-    await layer.group_send(events.customer_group(customer), {**message, "json": {"event": "mine"}})
+    await layer.group_send(events.customer_group(customer), {**message, "json": '{"event": "mine"}'})
     assert json.loads(await ws.receive_from()) == {"event": "mine"}
     await ws.disconnect()
