@@ -46,5 +46,11 @@ migrations: $(VENV)/.runtime
 	MONGO_URI=mongodb://localhost:27017/quickcommerce QUICKCOMMERCE_DB_ENGINE=django.db.backends.dummy \
 		$(PY) manage.py makemigrations
 
+## bench: benchmarks on real processes (~10 min on 2 cores); writes docs/benchmarks.md and docs/*.png
+bench: | $(PY)
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	cd bench/node && npm ci --no-audit --no-fund
+	$(PY) -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,188 @@
+"""Run the benchmarks and write docs/benchmarks.md (+ plots).
+
+    python -m bench.run                 # full run, ~10 minutes on 2 cores; writes docs/
+    python -m bench.run --quick         # smoke run, < 2 minutes; writes bench/results/quick/
+    python -m bench.run --only fanout   # one section (fanout, throughput, race); repeatable
+
+Each run starts its own redis-server(s) and daphne(s) on free ports (never 6379) on a
+copy of a freshly migrated and seeded SQLite file, and stops them. Raw results go to
+bench/results/ (gitignored); a run with ``--only`` keeps the other sections of the
+last run of the same mode in the document.
+"""
+
+import argparse
+import asyncio
+import datetime
+import json
+import shutil
+import sys
+import time
+import traceback
+
+from bench import fanout, race, throughput
+from bench.common import RESULTS_DIR, BenchError, Services, api_missing, dump_json, make_template_db, say
+from bench.common import raise_fd_limit as _raise_fd_limit
+from bench.report import machine_info, print_summary, render
+from quickcommerce.testing import BASE_DIR
+
+SECTIONS = ("fanout", "throughput", "race")
+
+FULL = {
+    "fanout_ns": (10, 100, 1000),
+    "fanout_repeats": 5,
+    "throughput_levels": (1, 4, 16),
+    "throughput_count": 200,
+    "throughput_repeats": 3,
+    "race_levels": (10, 50, 200),
+    "race_repeats": 3,
+}
+QUICK = {
+    "fanout_ns": (10, 100),
+    "fanout_repeats": 3,
+    "throughput_levels": (1, 4, 16),
+    "throughput_count": 40,
+    "throughput_repeats": 3,
+    "race_levels": (10, 25),
+    "race_repeats": 3,
+}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description="quickcommerce benchmarks")
+    parser.add_argument("--quick", action="store_true", help="small smoke run (< 2 minutes)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help=f"run only this section ({', '.join(SECTIONS)}); repeat or comma-separate for several",
+    )
+    parser.add_argument(
+        "--fanout-systems",
+        default=",".join(fanout.SYSTEMS),
+        help=f"fan-out systems to measure (default: {','.join(fanout.SYSTEMS)})",
+    )
+    parser.add_argument("--fanout-ns", help="comma-separated socket counts for the fan-out (default 10,100,1000)")
+    parser.add_argument("--repeats", type=int, help="override the repeats of every section (>= 3)")
+    parser.add_argument("--out", help="where benchmarks.md and the plots go (default: docs/, or bench/results/quick/)")
+    parser.add_argument("--note", action="append", default=[], help="a note printed at the top of the document")
+    args = parser.parse_args(argv)
+    only = [name.strip() for value in (args.only or []) for name in value.split(",") if name.strip()]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s) {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+    args.sections = [s for s in SECTIONS if not only or s in only]
+    args.systems = [s.strip() for s in args.fanout_systems.split(",") if s.strip()]
+    if set(args.systems) - set(fanout.SYSTEMS):
+        parser.error(f"--fanout-systems: choose from {', '.join(fanout.SYSTEMS)}")
+    try:
+        args.ns = tuple(int(n) for n in args.fanout_ns.split(",")) if args.fanout_ns else None
+    except ValueError:
+        parser.error("--fanout-ns: comma-separated integers, e.g. 10,100,1000")
+    if args.repeats is not None and args.repeats < 3:
+        parser.error("--repeats must be at least 3")
+    return args
+
+
+def needs_app(args) -> bool:
+    """Every section measures the app, except a fan-out run of the baselines alone."""
+    return any(s != "fanout" for s in args.sections) or bool({"pubsub", "core"} & set(args.systems))
+
+
+async def check_api(workdir, template) -> None:
+    with Services(workdir, template, "api-check") as services:
+        missing = await api_missing(services.app.url)
+    if missing:
+        raise BenchError("the API is not complete yet; these endpoints do not answer: " + "; ".join(missing))
+
+
+async def run_section(name, plan, args, workdir, template) -> dict:
+    repeats = args.repeats
+    if name == "fanout":
+        return await fanout.run(
+            workdir=workdir,
+            template=template,
+            ns=args.ns or plan["fanout_ns"],
+            repeats=repeats or plan["fanout_repeats"],
+            warmup=1,
+            systems=args.systems,
+        )
+    if name == "throughput":
+        return await throughput.run(
+            workdir=workdir,
+            template=template,
+            levels=plan["throughput_levels"],
+            count=plan["throughput_count"],
+            repeats=repeats or plan["throughput_repeats"],
+        )
+    return await race.run(
+        workdir=workdir, template=template, levels=plan["race_levels"], repeats=repeats or plan["race_repeats"]
+    )
+
+
+def _prune_old_runs(keep: int = 3) -> None:
+    runs = sorted(RESULTS_DIR.glob("run-*"))
+    for old in runs[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    mode = "quick" if args.quick else "full"
+    out_dir = BASE_DIR / (args.out or ("bench/results/quick" if args.quick else "docs"))
+    results_path = RESULTS_DIR / f"results-{mode}.json"
+    fds = _raise_fd_limit(16384)
+    started = time.monotonic()
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    workdir = RESULTS_DIR / f"run-{stamp}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    _prune_old_runs()
+
+    machine = machine_info()
+    say(f"{mode} run: {', '.join(args.sections)}; open-file limit {fds}; logs in {workdir}")
+    say(f"machine: {machine['cpu']}, {machine['cores']} cores, load average {machine['load_average']}")
+
+    previous = {}
+    if len(args.sections) < len(SECTIONS) and results_path.exists():
+        previous = json.loads(results_path.read_text())
+    results = {**previous, "machine": machine, "notes": args.note or previous.get("notes", [])}
+
+    failed = False
+    try:
+        say("preparing a migrated, seeded SQLite template")
+        template = make_template_db(workdir)
+        if needs_app(args):
+            asyncio.run(check_api(workdir, template))
+    except BenchError as exc:
+        say(f"cannot benchmark: {exc}")
+        return 2
+
+    for name in args.sections:
+        section_start = time.monotonic()
+        section_machine = {"date": machine_info()["date"], "load_average": machine_info()["load_average"]}
+        say(f"== {name} ==")
+        try:
+            section = asyncio.run(run_section(name, plan, args, workdir, template))
+        except Exception as exc:
+            failed = True
+            traceback.print_exc()
+            section = {"error": f"{type(exc).__name__}: {exc}"}
+        section.update(mode=mode, machine=section_machine, elapsed_s=time.monotonic() - section_start)
+        results[name] = section
+        say(f"{name} took {section['elapsed_s']:.0f}s")
+        dump_json(results_path, results)
+
+    race_rows = [r for rows in results.get("race", {}).get("by_level", {}).values() for r in rows]
+    if "race" in args.sections and not all(r["correct"] for r in race_rows):
+        say("ACCEPT RACE WAS WRONG: a race did not end with exactly one 200 and the rest 409")
+        failed = True
+
+    path = render(results, out_dir)
+    print_summary({k: results.get(k) for k in args.sections})
+    say(f"wrote {path.relative_to(BASE_DIR)} and its plots; raw results in {results_path.relative_to(BASE_DIR)}")
+    say(f"total {time.monotonic() - started:.0f}s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Order throughput: orders/s through ``POST /api/orders/`` on SQLite, at 1, 4 and 16 clients.
+
+The baseline is the same number of requests, at the same concurrency, from the same
+client, to ``GET /healthz`` on the same server: a cheap view (one small query and a
+Redis PING) that still crosses daphne, Django's middleware and the ASGI/sync bridge,
+so the ratio says what placing an order costs over the bare request path. Orders
+are placed by the demo customers (alice and bob, alternating) for a product with a
+huge stock; the channel layer is Redis (pub/sub), so each order also publishes its
+live event, as in production. Every answer is checked (201 / 200).
+"""
+
+import asyncio
+import time
+from collections import Counter
+from pathlib import Path
+
+from bench.common import Api, BenchError, Services, describe_errors, say
+
+
+async def burst(request, *, count: int, concurrency: int) -> dict:
+    """``count`` requests from ``concurrency`` workers; returns rate and status counts."""
+    remaining = count
+    statuses = Counter()
+
+    async def worker():
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            response = await request(remaining)
+            statuses[response.status_code] += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "per_second": count / seconds, "statuses": dict(statuses)}
+
+
+async def run(*, workdir: Path, template: Path, levels, count: int, repeats: int, warmup: int = 10) -> dict:
+    section = {"levels": list(levels), "count": count, "repeats": repeats, "by_level": {}}
+    with Services(workdir, template, "throughput", REDIS_CHANNEL_LAYER="pubsub") as services:
+        async with Api(services.app.url, connections=max(levels)) as api:
+            headers = [api.bearer(await api.token(name)) for name in ("alice", "bob")]
+            body = api.order_body(await api.product_id())
+
+            def place(i):
+                return api.http.post("/api/orders/", json=body, headers=headers[i % len(headers)])
+
+            def health(_i):
+                return api.http.get("/healthz")
+
+            await burst(place, count=warmup, concurrency=1)
+            await burst(health, count=warmup, concurrency=1)
+            for level in levels:
+                rows = []
+                for _ in range(repeats):
+                    orders = await burst(place, count=count, concurrency=level)
+                    baseline = await burst(health, count=count, concurrency=level)
+                    if orders["statuses"] != {201: count}:
+                        raise BenchError(f"orders at {level} clients answered {orders['statuses']}, not all 201")
+                    if baseline["statuses"] != {200: count}:
+                        raise BenchError(f"/healthz at {level} clients answered {baseline['statuses']}")
+                    rows.append({"orders_per_s": orders["per_second"], "healthz_per_s": baseline["per_second"]})
+                section["by_level"][str(level)] = rows
+                rates = sorted(r["orders_per_s"] for r in rows)
+                health_rates = sorted(r["healthz_per_s"] for r in rows)
+                say(
+                    f"  {level:>2} clients: {rates[len(rates) // 2]:.1f} orders/s, "
+                    f"/healthz {health_rates[len(health_rates) // 2]:.1f} req/s (medians)"
+                )
+        errors = services.app_errors()
+        if errors:
+            section["app_errors"] = errors
+            say(f"  WARNING: the app logged errors during the throughput run: {describe_errors(errors)}")
+    return section
