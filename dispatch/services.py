@@ -111,9 +111,7 @@ def _withdraw_accept(order: Order, partner: User) -> None:
             actor=partner,
             note="Accept withdrawn: the partner was already at capacity.",
         )
-        transaction.on_commit(
-            lambda: events.publish(events.ORDER_STATUS_UPDATE, order, previous_partner_id=partner.pk)
-        )
+        transaction.on_commit(lambda: events.publish(events.ORDER_STATUS_UPDATE, order, previous_partner_id=partner.pk))
 
 
 def _assigned_order(partner: User, order_ref: str) -> Order:
