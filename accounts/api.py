@@ -1,20 +1,86 @@
-from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from accounts.serializers import RegisterInputSerializer, UserOutputSerializer
 from accounts.services import register_user
+from accounts.throttles import LOGIN_THROTTLES, RegisterIPThrottle, ThrottleMessageMixin
+from accounts.tokens import RevocableRefreshToken
+
+THROTTLED = OpenApiResponse(OpenApiTypes.OBJECT, description="Too many attempts; see Retry-After.")
 
 
-class RegisterApi(APIView):
+@extend_schema_view(
+    post=extend_schema(
+        tags=["auth"],
+        summary="Get an access and refresh token",
+        description="Limited per client address and per username (429 with Retry-After past the limit).",
+        responses={200: TokenObtainPairView.serializer_class, 401: OpenApiTypes.OBJECT, 429: THROTTLED},
+    )
+)
+class TokenApi(ThrottleMessageMixin, TokenObtainPairView):
+    throttle_classes = LOGIN_THROTTLES
+
+
+@extend_schema_view(
+    post=extend_schema(
+        tags=["auth"],
+        summary="Refresh the access token",
+        description="Answers a new access token and a new refresh token; the refresh token sent is "
+        "blacklisted (use the new one).",
+    )
+)
+class TokenRefreshApi(TokenRefreshView):
+    pass
+
+
+class LogoutInputSerializer(serializers.Serializer):
+    refresh = serializers.CharField(max_length=2000)
+
+
+class LogoutApi(APIView):
+    """Blacklist a refresh token: it can no longer be refreshed. (Access tokens already
+    issued stay valid until they expire: JWT_ACCESS_MINUTES.)"""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []  # an expired access token must not stop a logout
+
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'  # so a bad refresh token is a 401 (DRF makes it 403 without one)
+
+    @extend_schema(
+        tags=["auth"],
+        summary="Log out: revoke a refresh token",
+        request=LogoutInputSerializer,
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="Revoked."),
+            400: OpenApiResponse(OpenApiTypes.OBJECT, description="No refresh token sent."),
+            401: OpenApiResponse(OpenApiTypes.OBJECT, description="Not a valid (or already revoked) refresh token."),
+        },
+    )
+    def post(self, request):
+        serializer = LogoutInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            RevocableRefreshToken(serializer.validated_data["refresh"]).blacklist()
+        except TokenError as exc:
+            raise InvalidToken(str(exc)) from None
+        return Response({"detail": "Logged out."})
+
+
+class RegisterApi(ThrottleMessageMixin, APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
+    throttle_classes = [RegisterIPThrottle]
 
     @extend_schema(
         request=RegisterInputSerializer,
-        responses={201: UserOutputSerializer},
+        responses={201: UserOutputSerializer, 400: OpenApiTypes.OBJECT, 429: THROTTLED},
         examples=[
             OpenApiExample(
                 "A customer",

@@ -58,3 +58,15 @@ class PartnerProfile(models.Model):
 
     def __str__(self):
         return self.display_name
+
+
+class RevokedToken(models.Model):
+    """A refresh token that may no longer be used: logged out, or rotated away
+    (accounts.tokens). Rows past ``expires_at`` can be deleted; the token is dead anyway."""
+
+    jti = models.CharField(max_length=255, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.jti

@@ -31,6 +31,10 @@ class RegisterInputSerializer(serializers.Serializer):
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
+    # As emitted: the id is a string on every store, and the email may be blank.
+    id = serializers.CharField(read_only=True)
+    email = serializers.CharField(read_only=True)
+
     class Meta:
         model = User
         fields = ("id", "username", "role", "email", "phone", "first_name")

@@ -13,10 +13,6 @@ urlpatterns = [
 # Django's own auth views keep their standard names ("login", "logout") outside
 # the namespace, so settings.LOGIN_URL and third-party code find them.
 auth_urlpatterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("login/", views.ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -9,6 +9,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from bench import report_more
 from bench.common import NODE_DIR, describe_errors, load_average, ratio, spread
 from bench.fanout import LABELS, SYSTEMS
 
@@ -432,8 +433,11 @@ def render(results: dict, out_dir: Path) -> Path:
     else:
         lines += [_not_run(fanout), ""]
 
+    lines += report_more.rate_lines(results.get("rate"), out_dir)
+    lines += report_more.connections_lines(results.get("connections"), out_dir)
+
     throughput = results.get("throughput")
-    lines += ["## 2. Order throughput (SQLite)", ""]
+    lines += ["## 4. Order throughput (SQLite)", ""]
     if throughput and "error" not in throughput:
         throughput_plot(throughput, out_dir / "throughput.png")
         lines += _section_header(throughput)
@@ -467,7 +471,7 @@ def render(results: dict, out_dir: Path) -> Path:
         lines += [_not_run(throughput), ""]
 
     race = results.get("race")
-    lines += ["## 3. Accept race", ""]
+    lines += ["## 5. Accept race", ""]
     if race and "error" not in race:
         race_plot(race, out_dir / "accept_race.png")
         lines += _section_header(race)
@@ -487,6 +491,12 @@ def render(results: dict, out_dir: Path) -> Path:
             lines += [f"**The app logged errors:** `{describe_errors(race['app_errors'])}`", ""]
     else:
         lines += [_not_run(race), ""]
+
+    lines += report_more.scaleout_lines(results.get("scaleout"))
+    lines += report_more.pages_lines(results.get("pages"), out_dir)
+    lines += report_more.before_after_lines(results.get("fanout"), fanout_median)
+    lines += report_more.goals_lines(results, fanout_median)
+    lines += report_more.findings_lines(results)
 
     path = out_dir / "benchmarks.md"
     path.write_text("\n".join(lines).rstrip() + "\n")

@@ -1,8 +1,9 @@
 """Run the benchmarks and write docs/benchmarks.md (+ plots).
 
-    python -m bench.run                 # full run, ~10 minutes on 2 cores; writes docs/
+    python -m bench.run                 # full run, ~15 minutes on 2 cores; writes docs/
     python -m bench.run --quick         # smoke run, < 2 minutes; writes bench/results/quick/
-    python -m bench.run --only fanout   # one section (fanout, throughput, race); repeatable
+    python -m bench.run --only fanout   # one section (fanout, rate, connections, throughput,
+                                        # race, scaleout, pages); repeatable
 
 Each run starts its own redis-server(s) and daphne(s) on free ports (never 6379) on a
 copy of a freshly migrated and seeded SQLite file, and stops them. Raw results go to
@@ -19,13 +20,14 @@ import sys
 import time
 import traceback
 
-from bench import fanout, race, throughput
+from bench import connections, fanout, pages, race, rate, scaleout, throughput
 from bench.common import RESULTS_DIR, BenchError, Services, api_missing, dump_json, make_template_db, say
 from bench.common import raise_fd_limit as _raise_fd_limit
+from bench.live import write_payload
 from bench.report import machine_info, print_summary, render
 from quickcommerce.testing import BASE_DIR
 
-SECTIONS = ("fanout", "throughput", "race")
+SECTIONS = ("fanout", "rate", "connections", "throughput", "race", "scaleout", "pages")
 
 FULL = {
     "fanout_ns": (10, 100, 1000),
@@ -35,6 +37,18 @@ FULL = {
     "throughput_repeats": 3,
     "race_levels": (10, 50, 200),
     "race_repeats": 3,
+    "rate_n": 1000,
+    "rate_rates": (1, 2, 5, 10, 20, 40, 80, 160),
+    "rate_seconds": 2,
+    "rate_repeats": 3,
+    "conn_steps": (500, 1000, 2000, 3000, 5000),
+    "conn_events": 3,
+    "scaleout_n": 1000,
+    "scaleout_events": 5,
+    "pages_orders": 10_000,
+    "pages_products": 500,
+    "pages_requests": 20,
+    "pages_repeats": 3,
 }
 QUICK = {
     "fanout_ns": (10, 100),
@@ -44,6 +58,18 @@ QUICK = {
     "throughput_repeats": 3,
     "race_levels": (10, 25),
     "race_repeats": 3,
+    "rate_n": 200,
+    "rate_rates": (2, 5, 10, 20, 40, 80),
+    "rate_seconds": 1,
+    "rate_repeats": 3,
+    "conn_steps": (200, 500),
+    "conn_events": 3,
+    "scaleout_n": 200,
+    "scaleout_events": 3,
+    "pages_orders": 2_000,
+    "pages_products": 200,
+    "pages_requests": 5,
+    "pages_repeats": 3,
 }
 
 
@@ -95,8 +121,49 @@ async def check_api(workdir, template) -> None:
         raise BenchError("the API is not complete yet; these endpoints do not answer: " + "; ".join(missing))
 
 
-async def run_section(name, plan, args, workdir, template) -> dict:
+def _payload(workdir, results):
+    """The live sections' event: the real new_order message the fan-out section captured."""
+    sample = ((results.get("fanout") or {}).get("systems", {}).get("pubsub") or {}).get("sample_event")
+    return write_payload(workdir / "payload.json", sample)
+
+
+async def run_section(name, plan, args, workdir, template, results=None) -> dict:
     repeats = args.repeats
+    if name == "rate":
+        return await rate.run(
+            workdir=workdir,
+            template=template,
+            n=plan["rate_n"],
+            rates=plan["rate_rates"],
+            seconds=plan["rate_seconds"],
+            repeats=repeats or plan["rate_repeats"],
+            payload=_payload(workdir, results or {}),
+        )
+    if name == "connections":
+        return await connections.run(
+            workdir=workdir,
+            template=template,
+            steps=plan["conn_steps"],
+            events=plan["conn_events"],
+            payload=_payload(workdir, results or {}),
+        )
+    if name == "scaleout":
+        return await scaleout.run(
+            workdir=workdir,
+            template=template,
+            n=plan["scaleout_n"],
+            events=repeats or plan["scaleout_events"],
+            payload=_payload(workdir, results or {}),
+        )
+    if name == "pages":
+        return pages.run(
+            workdir=workdir,
+            template=template,
+            orders=plan["pages_orders"],
+            products=plan["pages_products"],
+            requests=plan["pages_requests"],
+            repeats=repeats or plan["pages_repeats"],
+        )
     if name == "fanout":
         return await fanout.run(
             workdir=workdir,
@@ -162,7 +229,7 @@ def main(argv=None) -> int:
         section_machine = {"date": machine_info()["date"], "load_average": machine_info()["load_average"]}
         say(f"== {name} ==")
         try:
-            section = asyncio.run(run_section(name, plan, args, workdir, template))
+            section = asyncio.run(run_section(name, plan, args, workdir, template, results))
         except Exception as exc:
             failed = True
             traceback.print_exc()

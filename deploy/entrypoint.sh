@@ -32,7 +32,9 @@ case "${1:-web}" in
         # (the app is reachable only through nginx; compose publishes no web port).
         # --websocket_timeout: as in `make run`; sockets are closed after 12 h,
         # within the channel layer's group expiry, and clients reconnect.
-        exec python -m daphne --bind "${DAPHNE_BIND:-0.0.0.0}" --port "${PORT:-8000}" \
+        # backlog=1024: Twisted's default listen backlog (50) resets handshakes when
+        # many clients reconnect at once (docs/benchmarks.md); raise net.core.somaxconn too.
+        exec python -m daphne -e "tcp:port=${PORT:-8000}:interface=${DAPHNE_BIND:-0.0.0.0}:backlog=1024" \
             --proxy-headers --websocket_timeout 43200 quickcommerce.asgi:application
         ;;
     migrate)

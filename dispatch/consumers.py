@@ -7,12 +7,14 @@ sends — HTML fragments to browser pages, JSON to API clients. Consumers never
 write to the database.
 """
 
+import collections
 import contextlib
 import json
 import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from dispatch import events, watchdog
 
@@ -21,6 +23,11 @@ logger = logging.getLogger(__name__)
 UNAUTHENTICATED = 4401
 UNAVAILABLE = watchdog.UNAVAILABLE  # the channel layer is down; retry later
 SNAPSHOT_LIMIT = 50
+TOO_MANY = 4429  # like HTTP 429: this user already has WS_MAX_CONNECTIONS_PER_USER sockets here
+TOO_MANY_REASON = "Too many open connections for this account."
+
+# Open sockets per user in this process (the cap is per process: docs/security.md).
+_open_sockets: collections.Counter = collections.Counter()
 
 
 class OrdersConsumer(AsyncWebsocketConsumer):
@@ -32,6 +39,16 @@ class OrdersConsumer(AsyncWebsocketConsumer):
             await self.close(code=UNAUTHENTICATED)
             return
         self.user = user
+        if _open_sockets[user.pk] >= settings.WS_MAX_CONNECTIONS_PER_USER:
+            logger.warning("user %s already has %d sockets: refusing another", user.pk, _open_sockets[user.pk])
+            await self.accept()
+            if self.scope.get("auth") == "jwt":
+                # daphne drops a close frame's reason, so API clients get it as a last message.
+                await self.send(text_data=json.dumps({"event": "error", "code": TOO_MANY, "detail": TOO_MANY_REASON}))
+            await self.close(code=TOO_MANY, reason=TOO_MANY_REASON)
+            return
+        _open_sockets[user.pk] += 1
+        self.counted = True
         self.as_json = self.scope.get("auth") == "jwt"
         self.joined = set()
         try:
@@ -48,6 +65,11 @@ class OrdersConsumer(AsyncWebsocketConsumer):
         await self.send_snapshot()
 
     async def disconnect(self, code):
+        if getattr(self, "counted", False):
+            self.counted = False
+            _open_sockets[self.user.pk] -= 1
+            if _open_sockets[self.user.pk] <= 0:
+                del _open_sockets[self.user.pk]
         watchdog.unwatch(self)
         for group in list(getattr(self, "joined", ())):
             with contextlib.suppress(Exception):  # Redis may be the reason we are closing

@@ -1,7 +1,7 @@
 """The admins' live operations dashboard: reads, the page, and the fragments pushed live.
 
-Reads stay inside what SQLite and MongoDB both support: plain filters, ``select_related``
-and ``values_list``; counting, medians and bucketing happen in Python. Every read is a
+Reads stay inside what SQLite and MongoDB both support: plain filters, ``select_related``,
+``values_list`` and a grouped ``Count``; medians and bucketing happen in Python. Every read is a
 fixed number of queries, whatever the number of orders or partners shown.
 
 One template, ``dispatch/dashboard.html``; its partials serve the page, htmx answers
@@ -27,6 +27,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, timedelta
 
 from django.conf import settings
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -101,17 +102,18 @@ def dashboard_orders(status_filter=ALL, *, now=None, limit=ORDERS_SHOWN):
 
 
 def live_numbers(*, now=None):
-    """Counts per status and the timing block; two queries."""
+    """Counts per status and the timing block; four queries, none of which sorts,
+    and only the medians read one row per order (of today's accepted/delivered)."""
     now = now or timezone.now()
     promise = timedelta(minutes=promise_minutes())
-    today_rows = list(
-        Order.objects.filter(created_at__gte=start_of_day(now)).values_list(
-            "status", "created_at", "accepted_at", "delivered_at"
-        )
+    day = Order.objects.filter(created_at__gte=start_of_day(now)).order_by()
+    today = Counter(dict(day.values_list("status").annotate(n=Count("pk"))))
+    open_rows = list(Order.objects.filter(status__in=OPEN_STATUSES).order_by().values_list("status", "created_at"))
+    accepted_pairs = list(day.filter(accepted_at__isnull=False).values_list("created_at", "accepted_at"))
+    delivered_pairs = list(
+        day.filter(status=S.DELIVERED, delivered_at__isnull=False).values_list("created_at", "delivered_at")
     )
-    open_rows = list(Order.objects.filter(status__in=OPEN_STATUSES).values_list("status", "created_at"))
 
-    today = Counter(status for status, *_ in today_rows)
     open_now = Counter(status for status, _ in open_rows)
     late = sum(1 for _, created_at in open_rows if now - created_at > promise)
     statuses = [
@@ -123,12 +125,10 @@ def live_numbers(*, now=None):
         }
         for status in S
     ]
-    counts = {"statuses": statuses, "today_total": len(today_rows), "open_total": len(open_rows), "late": late}
+    counts = {"statuses": statuses, "today_total": sum(today.values()), "open_total": len(open_rows), "late": late}
 
-    to_accept = [_minutes(accepted - created) for _, created, accepted, _ in today_rows if accepted]
-    to_deliver = [
-        delivered - created for status, created, _, delivered in today_rows if status == S.DELIVERED and delivered
-    ]
+    to_accept = [_minutes(accepted - created) for created, accepted in accepted_pairs]
+    to_deliver = [delivered - created for created, delivered in delivered_pairs]
     on_time = sum(1 for took in to_deliver if took <= promise)
     timing = {
         "promise": promise_minutes(),
@@ -159,14 +159,16 @@ def partner_rows(*, now=None):
     now = now or timezone.now()
     partners = list(User.objects.filter(role=User.Role.PARTNER, is_active=True).select_related("partner_profile"))
     active = defaultdict(list)
-    for partner_id, ref, status in Order.objects.filter(status__in=ACTIVE_STATUSES, partner__isnull=False).values_list(
-        "partner_id", "ref", "status"
+    for partner_id, ref, status in (
+        Order.objects.filter(status__in=ACTIVE_STATUSES, partner__isnull=False)
+        .order_by()
+        .values_list("partner_id", "ref", "status")
     ):
         active[partner_id].append({"ref": ref, "status": status, "label": S(status).label})
     delivered = Counter(
-        Order.objects.filter(status=S.DELIVERED, delivered_at__gte=start_of_day(now)).values_list(
-            "partner_id", flat=True
-        )
+        Order.objects.filter(status=S.DELIVERED, delivered_at__gte=start_of_day(now))
+        .order_by()
+        .values_list("partner_id", flat=True)
     )
     rows = []
     for partner in partners:
@@ -203,8 +205,8 @@ def orders_chart(*, now=None):
     end = utc.replace(minute=utc.minute - utc.minute % 5, second=0, microsecond=0) + CHART_BUCKET
     start = end - CHART_BUCKET * CHART_BUCKETS
     counts = [Counter() for _ in range(CHART_BUCKETS)]
-    for created_at, status in Order.objects.filter(created_at__gte=start, created_at__lt=end).values_list(
-        "created_at", "status"
+    for created_at, status in (
+        Order.objects.filter(created_at__gte=start, created_at__lt=end).order_by().values_list("created_at", "status")
     ):
         index = int((created_at - start) / CHART_BUCKET)
         if 0 <= index < CHART_BUCKETS:

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.permissions import IsAdmin, IsCustomer
+from accounts.throttles import OrderThrottle, ThrottleMessageMixin
 from dispatch.selectors import is_online
 from dispatch.services import admin_cancel_order
 from orders.errors import OrderNotFound
@@ -53,6 +54,7 @@ _ERROR_DESCRIPTIONS = {
     403: "Your account type cannot do this.",
     404: "No such order, or not one you may see.",
     409: "Conflicts with the current state.",
+    429: "Too many requests; see Retry-After.",
 }
 
 
@@ -150,8 +152,9 @@ PLACE_ORDER_EXAMPLES = [
 ]
 
 
-class OrderListCreateApi(APIView):
-    """GET: the orders the caller may list. POST: a customer places an order."""
+class OrderListCreateApi(ThrottleMessageMixin, APIView):
+    """GET: the orders the caller may list. POST: a customer places an order
+    (limited per customer: ORDER_RATE_PER_CUSTOMER, shared with the checkout page)."""
 
     pagination_class = ApiPagination
 
@@ -159,6 +162,11 @@ class OrderListCreateApi(APIView):
         if self.request.method == "POST":
             return [IsCustomer()]
         return [IsAuthenticated()]
+
+    def get_throttles(self):
+        if self.request.method == "POST":
+            return [OrderThrottle()]
+        return []
 
     @extend_schema(
         tags=["orders"],
@@ -202,7 +210,11 @@ class OrderListCreateApi(APIView):
             201: OpenApiResponse(OrderSerializer, description="Placed."),
             200: OpenApiResponse(OrderSerializer, description="Already placed with this Idempotency-Key."),
             **error_responses(
-                400, 401, 403, (409, "Not enough stock (the detail names the product); nothing was taken.")
+                400,
+                401,
+                403,
+                (409, "Not enough stock (the detail names the product); nothing was taken."),
+                (429, "Placing orders too quickly; see Retry-After."),
             ),
         },
         examples=PLACE_ORDER_EXAMPLES,

@@ -149,7 +149,7 @@ class OrderSerializer(serializers.Serializer):
     delivery_fee = serializers.DecimalField(max_digits=8, decimal_places=2)
     total = serializers.DecimalField(max_digits=10, decimal_places=2)
     area = serializers.CharField()
-    note = serializers.CharField()
+    note = serializers.CharField(required=False, help_text="Only for the customer, the assigned partner, admins.")
     created_at = serializers.DateTimeField()
     accepted_at = serializers.DateTimeField(allow_null=True)
     picked_up_at = serializers.DateTimeField(allow_null=True)

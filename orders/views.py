@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.models import User
 from accounts.permissions import has_role, role_required
+from accounts.throttles import OrderThrottle, check_page_throttles
 from orders.cart import Cart
 from orders.errors import OrderNotFound
 from orders.forms import CartProductForm, CartQuantityForm, CatalogFilterForm, CheckoutForm
@@ -217,9 +218,15 @@ def _empty_cart(request):
 def checkout(request):
     cart = Cart(request.session)
     status = 200
+    limited = None
     if request.method == "POST":
         form = CheckoutForm(request.POST)
-        if form.is_valid():
+        limited = check_page_throttles(request, [OrderThrottle])
+        if limited:
+            # The same per-customer limit as the API; the cart is kept for a retry.
+            messages.error(request, limited[0])
+            status = 429
+        elif form.is_valid():
             data = form.cleaned_data
             try:
                 # Called even with an empty cart: a repeated submit of a form
@@ -250,7 +257,10 @@ def checkout(request):
         form = CheckoutForm(initial={"address": last_address or ""})
     if cart.is_empty:
         return _empty_cart(request)
-    return render(request, "orders/checkout.html", {"form": form, "summary": cart.summary()}, status=status)
+    response = render(request, "orders/checkout.html", {"form": form, "summary": cart.summary()}, status=status)
+    if limited:
+        response["Retry-After"] = str(limited[1])
+    return response
 
 
 # --- My orders -----------------------------------------------------------------------

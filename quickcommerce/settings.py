@@ -5,6 +5,7 @@ SQLite and the in-memory channel layer. ``.env`` in the checkout is read if
 present (real environment variables win). ``.env.example`` lists every variable.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,6 +16,17 @@ from quickcommerce import db
 from quickcommerce.env import env_bool, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+_RATE = re.compile(r"^[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def env_rate(name, default):
+    """A throttle rate, "N/period" (period: s, min, h or day), as DRF reads it."""
+    value = env_str(name, default)
+    if not _RATE.match(value):
+        raise ImproperlyConfigured(f"{name} must look like 30/min (a number, then /s, /min, /h or /day), got {value!r}")
+    return value
+
 
 environ.Env.read_env(BASE_DIR / ".env")
 
@@ -28,8 +40,11 @@ if not DEBUG:
     if len(SECRET_KEY) < 50:
         raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters when DEBUG is false")
 JWT_SECRET = env_str("JWT_SECRET", SECRET_KEY)
-if not DEBUG and JWT_SECRET == DEV_SECRET_KEY:
-    raise ImproperlyConfigured("JWT_SECRET must not be the development secret when DEBUG is false")
+if not DEBUG:
+    if JWT_SECRET == DEV_SECRET_KEY:
+        raise ImproperlyConfigured("JWT_SECRET must not be the development secret when DEBUG is false")
+    if len(JWT_SECRET) < 50:
+        raise ImproperlyConfigured("JWT_SECRET must be at least 50 characters when DEBUG is false")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -113,6 +128,7 @@ INSTALLED_APPS = db.installed_apps(
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "quickcommerce.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -192,6 +208,39 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# --- Request limits ---------------------------------------------------------
+# nginx refuses bodies over 1 MiB (deploy/nginx.conf); the app refuses them too,
+# for a lone container or `make run`: a clean 400 (RequestDataTooBig), never a 500.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+
+# --- Cache (abuse limits live here) -----------------------------------------
+# With REDIS_URL set the counters live in Redis, so a limit holds across every app
+# instance; otherwise in this process's memory.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "qc",
+            "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "quickcommerce"}}
+
+# --- Abuse limits (docs/security.md) ----------------------------------------
+# "N/period", period one of s, min, h, day. 429 with Retry-After past the limit.
+LOGIN_RATE_PER_USERNAME = env_rate("LOGIN_RATE_PER_USERNAME", "10/min")
+LOGIN_RATE_PER_IP = env_rate("LOGIN_RATE_PER_IP", "30/min")
+REGISTER_RATE_PER_IP = env_rate("REGISTER_RATE_PER_IP", "20/h")
+ORDER_RATE_PER_CUSTOMER = env_rate("ORDER_RATE_PER_CUSTOMER", "30/min")
+# Open websockets per user in one app process; more are closed with 4429.
+WS_MAX_CONNECTIONS_PER_USER = env_int("WS_MAX_CONNECTIONS_PER_USER", 10, minimum=1)
+# How many proxies in front of the app append to X-Forwarded-For. 0: the client is the
+# socket's peer (daphne --proxy-headers already puts nginx's X-Forwarded-For there).
+NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
+
 # --- API --------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -205,6 +254,16 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "EXCEPTION_HANDLER": "quickcommerce.api.exception_handler",
+    # A JSON API: JSON bodies only (anything else is a 415), parsed so that absurdly
+    # nested documents are a 400, not a 500.
+    "DEFAULT_PARSER_CLASSES": ["quickcommerce.parsers.SafeJSONParser"],
+    "NUM_PROXIES": NUM_PROXIES,
+    "DEFAULT_THROTTLE_RATES": {
+        "login_username": LOGIN_RATE_PER_USERNAME,
+        "login_ip": LOGIN_RATE_PER_IP,
+        "register_ip": REGISTER_RATE_PER_IP,
+        "orders": ORDER_RATE_PER_CUSTOMER,
+    },
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1)),
@@ -213,6 +272,11 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": False,
+    # Every refresh hands out a new refresh token and revokes the old one;
+    # POST /api/auth/logout/ revokes the one it is given (accounts.tokens).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "TOKEN_REFRESH_SERIALIZER": "accounts.tokens.RotatingRefreshSerializer",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "quickcommerce API",

@@ -8,6 +8,8 @@ always stopped by the fixture that started them.
 
 import contextlib
 import os
+import pwd
+import re
 import shutil
 import signal
 import socket
@@ -114,6 +116,18 @@ def manage(*args, env: dict, timeout: float = 120) -> subprocess.CompletedProces
     )
 
 
+# Test servers get abuse limits far above anything a functional test does (bursts of
+# 200 orders, 100 sockets for one partner); quickcommerce/tests/test_limits.py starts
+# its servers with production-like values instead (start_app(**env) wins).
+TEST_SERVER_LIMITS = {
+    "LOGIN_RATE_PER_USERNAME": "10000/min",
+    "LOGIN_RATE_PER_IP": "10000/min",
+    "REGISTER_RATE_PER_IP": "10000/min",
+    "ORDER_RATE_PER_CUSTOMER": "10000/min",
+    "WS_MAX_CONNECTIONS_PER_USER": "10000",
+}
+
+
 class DaphneServer:
     """The real app under daphne on a free port, on a SQLite file (and Redis, if given)."""
 
@@ -135,7 +149,7 @@ class DaphneServer:
         return f"ws://127.0.0.1:{self.port}"
 
     def env(self) -> dict:
-        return app_env(SQLITE_PATH=self.db_path, REDIS_URL=self.redis_url, **self.extra_env)
+        return app_env(SQLITE_PATH=self.db_path, REDIS_URL=self.redis_url, **(TEST_SERVER_LIMITS | self.extra_env))
 
     def start(self) -> "DaphneServer":
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
@@ -164,3 +178,100 @@ class DaphneServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+# --- nginx with the deploy config (quickcommerce/tests/test_deploy.py, test_faults.py) ------------
+
+NGINX_TEMPLATE = BASE_DIR / "deploy" / "nginx.conf"
+
+
+def mime_types() -> Path:
+    for candidate in ("/etc/nginx/mime.types", "/usr/local/nginx/conf/mime.types", "/usr/share/nginx/mime.types"):
+        if Path(candidate).exists():
+            return Path(candidate)
+    reason = "nginx's mime.types not found (apt-get install nginx)"
+    if in_ci():
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+PLACEHOLDER = re.compile(r"\$\{(NGINX_[A-Z_]+)\}")
+
+
+def placeholders_of_template() -> set[str]:
+    return set(PLACEHOLDER.findall(NGINX_TEMPLATE.read_text()))
+
+
+def render_template(values: dict) -> str:
+    """Fill deploy/nginx.conf's ${NGINX_*} placeholders, as envsubst does in the image."""
+    assert placeholders_of_template() == set(values), f"template placeholders {sorted(placeholders_of_template())}"
+    return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), NGINX_TEMPLATE.read_text())
+
+
+def render_nginx_conf(directory: Path, **values) -> Path:
+    text = render_template(values)
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copy(mime_types(), directory / "mime.types")
+    conf = directory / "nginx.conf"
+    conf.write_text(text)
+    return conf
+
+
+class Nginx:
+    """The Debian nginx binary with the templated deploy config, as the current user."""
+
+    def __init__(self, binary: str, workdir: Path, *, upstreams: list[int], static_root: Path):
+        self.binary = binary
+        self.workdir = workdir
+        self.port = free_port()
+        self.logs = workdir / "logs"
+        run = workdir / "run"
+        for directory in (self.logs, run):
+            directory.mkdir(parents=True, exist_ok=True)
+        servers = " ".join(f"server 127.0.0.1:{port} max_fails=1 fail_timeout=10s;" for port in upstreams)
+        self.conf = render_nginx_conf(
+            workdir / "conf",
+            NGINX_USER=pwd.getpwuid(os.getuid()).pw_name,
+            NGINX_PORT=f"127.0.0.1:{self.port}",
+            NGINX_UPSTREAM_SERVERS=servers,
+            NGINX_LOCAL_RESOLVERS="127.0.0.1",
+            NGINX_STATIC_ROOT=static_root,
+            NGINX_RUN_DIR=run,
+            NGINX_LOG_DIR=self.logs,
+        )
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self, *extra) -> list[str]:
+        return [self.binary, "-p", str(self.workdir), "-c", str(self.conf), *extra]
+
+    def check_config(self) -> subprocess.CompletedProcess:
+        return subprocess.run(self.command("-t"), capture_output=True, text=True, timeout=30, check=False)
+
+    def start(self) -> "Nginx":
+        with open(self.logs / "stderr.log", "wb") as stderr:
+            self.proc = subprocess.Popen(self.command("-g", "daemon off;"), stdout=subprocess.DEVNULL, stderr=stderr)
+        wait_for_port(self.port, proc=self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc:
+            _stop(self.proc)
+
+    def access_log(self) -> str:
+        path = self.logs / "access.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def wait_for_log(self, needle: str, count: int = 1, timeout: float = 10) -> str:
+        """The access log once `needle` occurs `count` times (nginx writes a line when
+        a request ends; a websocket's when it closes)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            log = self.access_log()
+            if log.count(needle) >= count:
+                return log
+            time.sleep(0.05)
+        return self.access_log()

@@ -1,9 +1,17 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.http import JsonResponse
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.urls import auth_urlpatterns
 from quickcommerce.views import healthz
+
+
+@csrf_exempt  # a 404 whatever the method: not a CSRF failure page
+def api_not_found(request, *args, **kwargs):
+    return JsonResponse({"detail": "Not found."}, status=404)
+
 
 api_urlpatterns = [
     path("", include("accounts.api_urls")),
@@ -11,6 +19,8 @@ api_urlpatterns = [
     path("", include("dispatch.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Anything else under /api/ (e.g. /api/orders//): a JSON 404 like the API's own, not the HTML page.
+    re_path(r"^[\s\S]*$", api_not_found, name="api-not-found"),
 ]
 
 urlpatterns = [

@@ -1,9 +1,25 @@
 // Small page behaviours that htmx does not cover. No inline scripts (CSP-friendly).
 
 // The "Reconnecting…" badge: shown while the live socket is down.
-document.addEventListener("htmx:wsOpen", () => document.body.classList.remove("ws-down"));
-document.addEventListener("htmx:wsClose", () => document.body.classList.add("ws-down"));
+let liveRetries = 0;
+document.addEventListener("htmx:wsOpen", () => {
+  liveRetries = 0;
+  document.body.classList.remove("ws-down");
+});
 document.addEventListener("htmx:wsError", () => document.body.classList.add("ws-down"));
+document.addEventListener("htmx:wsClose", (event) => {
+  document.body.classList.add("ws-down");
+  // The ws extension retries 1006/1011/1012/1013 by itself. Our server's "come back
+  // later" (4503: its Redis is away) and a clean server shutdown (1000/1001, say a
+  // rolling deploy) need a nudge. 4401 (not signed in) and 4429 (too many sockets)
+  // must not loop. Backoff with full jitter, up to 30 s; every reconnect starts with
+  // a fresh snapshot from the server.
+  const code = event.detail.event && event.detail.event.code;
+  if (![1000, 1001, 4503].includes(code) || !event.detail.socketWrapper) return;
+  const delay = Math.random() * Math.min(30000, 1000 * 2 ** liveRetries);
+  liveRetries += 1;
+  setTimeout(() => event.detail.socketWrapper.reconnect(), delay);
+});
 
 // Drop a live frame that is older than what the page already shows. Every order
 // element carries data-ref and data-version (bumped by every change); a frame whose

@@ -1,0 +1,505 @@
+"""The sections of docs/benchmarks.md added for issue 10: fan-out throughput,
+connections held, scale-out, page speed, before/after and the goals."""
+
+import math
+from pathlib import Path
+
+from bench.common import describe_errors, ratio, spread
+
+# docs/benchmarks.md before the lead's fixes (commit 7a58f95, 2026-11-26 13:33 UTC):
+# p50 from the Redis hand-off at N = 1000, median of 5 events.
+BEFORE_N1000_P50 = {"pubsub": 465.8, "core": 650.3, "websockets": 25.2, "socketio": 18.0}
+BEFORE_N1000_P95 = {"pubsub": 546.7, "core": 692.4, "websockets": 33.5, "socketio": 31.3}
+
+
+def _num(value, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _mmm(values, digits: int = 1) -> str:
+    s = spread(values)
+    return f"{_num(s['min'], digits)} / **{_num(s['median'], digits)}** / {_num(s['max'], digits)}"
+
+
+def _med(values) -> float:
+    return spread(values)["median"]
+
+
+def _x(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.2f}x"
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def header(section: dict) -> list[str]:
+    machine = section.get("machine", {})
+    return [
+        f"_Measured {machine.get('date', '?')}, {section.get('mode', 'full')} run, "
+        f"{section.get('elapsed_s', 0):.0f}s; load average before: {machine.get('load_average')}._",
+        "",
+    ]
+
+
+def not_run(section) -> list[str]:
+    if section and "error" in section:
+        return [f"Not measured: {section['error']}", ""]
+    return ["Not measured in this run.", ""]
+
+
+# --- fan-out throughput ------------------------------------------------------------------------------
+
+
+def _fix_delivered(section: dict) -> None:
+    """Runs before this fix divided by the send window ((E - 1) / R); use E / R."""
+    for data in section.get("systems", {}).values():
+        for r in data.get("ramp", []) + data.get("repeats", []):
+            if "distinct" not in r and r.get("send_seconds"):
+                r["distinct"] = round(r["delivered_per_s"] * r["send_seconds"])
+                r["delivered_per_s"] = r["distinct"] / (r["events"] / r["rate"])
+
+
+def rate_best(section: dict, system: str) -> dict:
+    data = section["systems"].get(system, {})
+    rows = data.get("repeats", [])
+    return {
+        "rate": data.get("best_rate"),
+        "delivered": _med([r["delivered_per_s"] for r in rows]) if rows else math.nan,
+        "rows": rows,
+    }
+
+
+def rate_lines(section: dict, out_dir: Path) -> list[str]:
+    lines = ["## 2. Fan-out throughput", ""]
+    if not section or "error" in section:
+        return lines + not_run(section)
+    _fix_delivered(section)
+    lines += header(section)
+    lines += [
+        f"{section['n']:,} sockets in one group. A producer in its own process sends sequence-numbered "
+        f"events at R events/s for {section['seconds']:g} s per step; R rises "
+        f"({', '.join(str(r) for r in section['rates'])}) until p99 passes {section['bar_ms']:.0f} ms "
+        "(or a message is lost); the last rate under the bar is run again "
+        f"{section['repeats']} times (min / **median** / max below). Latency is from the producer's "
+        "clock just before it sends to the moment a socket has the message. "
+        "**For our app the producer is bench/producer.py publishing through the app's own channel "
+        "layer** (channels_redis pub/sub, the same `REDIS_URL` and `REDIS_CHANNEL_LAYER`) to the "
+        "`partners` group, with the message shape `dispatch.events` uses (`type: order.event`, `event`, "
+        "`ref`, `version`, `html`, `json`), so what is measured is the layer + the consumer + daphne, "
+        "not placing orders. The baselines get the same JSON text by Redis `PUBLISH` on their relay "
+        "channel. All sockets live in one Node process (bench/node/listen.js: `ws` for our app and "
+        "(a), socket.io-client for (b)), which counts every sequence number at every socket: "
+        "**lost** = a socket never got it (within 15 s), **duplicated** = a socket got it twice.",
+        "",
+        "| system | last rate under the bar (events/s) | delivered messages/s at that rate | ÷ (a) | ÷ (b) "
+        "| p50 / p99 at that rate (ms) | first rate over the bar: p99 (ms) | events sent | lost | duplicated |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    a = rate_best(section, "websockets")["delivered"]
+    b = rate_best(section, "socketio")["delivered"]
+    for system, data in section["systems"].items():
+        if "error" in data:
+            lines.append(f"| {data['label']} | failed: {data['error']} | | | | | | | | |")
+            continue
+        best = rate_best(section, system)
+        rows = best["rows"]
+        over = next((r for r in data["ramp"] if r["rate"] != best["rate"] and r is data["ramp"][-1]), None)
+        over_cell = f"{over['rate']} ev/s: {_num(over['p99'], 0)}" if over and best["rate"] != over["rate"] else "-"
+        if best["rate"] is None:
+            first = data["ramp"][0] if data["ramp"] else {}
+            over_cell = f"{first.get('rate')} ev/s: {_num(first.get('p99'), 0)}"
+        lines.append(
+            f"| {data['label']} | {best['rate'] if best['rate'] is not None else '< ' + str(section['rates'][0])} "
+            f"| {_mmm([r['delivered_per_s'] for r in rows], 0) if rows else '-'} "
+            f"| {_x(ratio(best['delivered'], a))} | {_x(ratio(best['delivered'], b))} "
+            f"| {_num(_med([r['p50'] for r in rows]) if rows else None, 0)} / "
+            f"{_num(_med([r['p99'] for r in rows]) if rows else None, 0)} "
+            f"| {over_cell} | {data['events']:,} | {data['lost']:,} | {data['duplicates']:,} |"
+        )
+    lines += ["", "The whole ramp (one row per step):", "",
+              "| system | R (events/s) | delivered msg/s | p50 | p95 | p99 | max (ms) | lost | dup |",
+              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for system, data in section["systems"].items():
+        for r in data.get("ramp", []):
+            lines.append(
+                f"| {system} | {r['rate']} | {_num(r['delivered_per_s'], 0)} | {_num(r['p50'], 0)} "
+                f"| {_num(r['p95'], 0)} | {_num(r['p99'], 0)} | {_num(r['max'], 0)} | {r['lost']} | {r['duplicates']} |"
+            )
+    lines.append("")
+    try:
+        plt = _plt()
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for _system, data in section["systems"].items():
+            ramp = data.get("ramp", [])
+            if ramp:
+                ax.plot([r["rate"] for r in ramp], [r["p99"] or math.nan for r in ramp], marker="o",
+                        label=data["label"])  # fmt: skip
+        ax.axhline(section["bar_ms"], color="red", linestyle="--", linewidth=1, label="bar (p99 100 ms)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"events/s to {section['n']} sockets")
+        ax.set_ylabel("p99 latency (ms)")
+        ax.set_title("fan-out throughput: p99 vs event rate")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out_dir / "fanout_throughput.png", dpi=100)
+        plt.close(fig)
+        lines += ["![fan-out throughput](fanout_throughput.png)", ""]
+    except Exception as exc:  # a plot must not lose the tables
+        lines += [f"(plot failed: {exc})", ""]
+    for data in section["systems"].values():
+        if data.get("app_errors"):
+            lines += [f"**The app logged errors:** `{describe_errors(data['app_errors'])}`", ""]
+    return lines
+
+
+# --- connections held ---------------------------------------------------------------------------------
+
+
+def connections_lines(section: dict, out_dir: Path) -> list[str]:
+    lines = ["## 3. Connections held", ""]
+    if not section or "error" in section:
+        return lines + not_run(section)
+    lines += header(section)
+    lines += [
+        "Idle authenticated sockets (one online partner, JWT header) on **one daphne process**, opened "
+        "100 at a time by one Node client and left idle; at each step the process's resident memory "
+        "(`VmRSS` from /proc/<pid>/status; per socket = (RSS - RSS with one socket) ÷ sockets) and "
+        f"{section['events']} events sent one at a time to all of them (the producer's `group_send` "
+        f"to `partners`; p95 over the sockets, min / **median** / max over the events). Stops when "
+        f"p95 passes {section['p95_limit_ms']:.0f} ms or at the last step. Baseline: the bare websockets "
+        "relay (a) holding the same number of sockets. Open-file limit raised with `setrlimit` in the "
+        "benchmark process; daphne and the client inherit it.",
+        "",
+        "| sockets | app: RSS (MiB) | app: KiB/socket | (a): KiB/socket | KiB/socket ÷ (a) "
+        "| app: fan-out p95 (ms) | (a): fan-out p95 (ms) | p95 ÷ (a) | app: connect time for the step (s) "
+        "| app lost / dup |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    app = section["systems"].get("app", {})
+    base = {s["target"]: s for s in section["systems"].get("websockets", {}).get("steps", [])}
+    for step in app.get("steps", []):
+        b = base.get(step["target"])
+        p95 = _med([e["p95"] for e in step["events"]])
+        bp95 = _med([e["p95"] for e in b["events"]]) if b else math.nan
+        lost = sum(e["lost"] for e in step["events"])
+        dup = sum(e["duplicates"] for e in step["events"])
+        opened = f"{step['open']:,}" + (f" of {step['target']:,}" if step["open"] < step["target"] else "")
+        lines.append(
+            f"| {opened} | {_num(step['rss_kib'] / 1024, 0)} | {_num(step['kib_per_socket'])} "
+            f"| {_num(b['kib_per_socket']) if b else '-'} "
+            f"| {_x(ratio(step['kib_per_socket'], b['kib_per_socket']) if b else math.nan)} "
+            f"| {_mmm([e['p95'] for e in step['events']], 0)} | {_num(bp95, 0)} | {_x(ratio(p95, bp95))} "
+            f"| {_num(step['connect_s'])} | {lost} / {dup} |"
+        )  # fmt: skip
+    lines.append("")
+    try:
+        plt = _plt()
+        fig, ax1 = plt.subplots(figsize=(7, 4))
+        for _system, data in section["systems"].items():
+            steps = data.get("steps", [])
+            ax1.plot([s["open"] for s in steps], [_med([e["p95"] for e in s["events"]]) for s in steps], marker="o",
+                     label=f"{data['label']}: fan-out p95")  # fmt: skip
+        ax1.set_xlabel("idle sockets held")
+        ax1.set_ylabel("fan-out p95 (ms)")
+        ax1.set_yscale("log")
+        ax1.grid(True, which="both", alpha=0.3)
+        ax2 = ax1.twinx()
+        for _system, data in section["systems"].items():
+            steps = data.get("steps", [])
+            ax2.plot([s["open"] for s in steps], [s["rss_kib"] / 1024 for s in steps], linestyle=":", marker="s",
+                     label=f"{data['label']}: RSS")  # fmt: skip
+        ax2.set_ylabel("server RSS (MiB), dotted")
+        h1, l1 = ax1.get_legend_handles_labels()
+        h2, l2 = ax2.get_legend_handles_labels()
+        ax1.legend(h1 + h2, l1 + l2, fontsize=7, loc="upper left")
+        ax1.set_title("connections held by one process")
+        fig.tight_layout()
+        fig.savefig(out_dir / "connections.png", dpi=100)
+        plt.close(fig)
+        lines += ["![connections held](connections.png)", ""]
+    except Exception as exc:
+        lines += [f"(plot failed: {exc})", ""]
+    if app.get("app_errors"):
+        lines += [f"**The app logged errors:** `{describe_errors(app['app_errors'])}`", ""]
+    return lines
+
+
+def connections_max(section: dict) -> tuple[int, float]:
+    """The most sockets held with fan-out p95 under the limit, and that p95."""
+    best, p95 = 0, math.nan
+    for step in section.get("systems", {}).get("app", {}).get("steps", []):
+        value = _med([e["p95"] for e in step["events"]])
+        if value <= section["p95_limit_ms"] and step["open"] >= 0.99 * step["target"]:
+            best, p95 = step["open"], value
+    return best, p95
+
+
+# --- scale-out ------------------------------------------------------------------------------------------
+
+
+def scaleout_lines(section: dict) -> list[str]:
+    lines = ["## 6. Scale-out: two daphne instances", ""]
+    if not section or "error" in section:
+        return lines + not_run(section)
+    lines += header(section)
+    lines += [
+        f"The same fan-out to N = {section['n']:,} sockets (one online partner, JWT), events sent one at a "
+        "time by the producer (`group_send` to `partners` through the pub/sub layer), first with every "
+        "socket on one daphne, then with half of them moved to a second daphne on the same SQLite file "
+        f"and the same Redis. {section['events']} measured events each (after one warm-up); p50 / p95 / max "
+        "over all N sockets, min / **median** / max over the events. Baseline: one instance.",
+        "",
+        "| deployment | p50 (ms) | p95 (ms) | max (ms) | p95 ÷ one instance | lost / dup |",
+        "|---|---|---|---|---|---|",
+    ]
+    one95 = _med([r["p95"] for r in section["one"]])
+    for key, label in (("one", "one daphne, N sockets"), ("two", "two daphne, N/2 sockets each")):
+        rows = section[key]
+        lines.append(
+            f"| {label} | {_mmm([r['p50'] for r in rows], 0)} | {_mmm([r['p95'] for r in rows], 0)} "
+            f"| {_mmm([r['max'] for r in rows], 0)} | {_x(ratio(_med([r['p95'] for r in rows]), one95))} "
+            f"| {sum(r['lost'] for r in rows)} / {sum(r['duplicates'] for r in rows)} |"
+        )
+    lines += [
+        "",
+        "On this 2-core machine the second process gets the second core only as far as the client, "
+        "Redis and the producer leave it free; on separate machines (deploy/) the split is cleaner.",
+        "",
+    ]
+    if section.get("app_errors"):
+        lines += [f"**The app logged errors:** `{describe_errors(section['app_errors'])}`", ""]
+    return lines
+
+
+# --- page speed ----------------------------------------------------------------------------------------
+
+
+def pages_lines(section: dict, out_dir: Path) -> list[str]:
+    lines = ["## 7. Page speed with a big store", ""]
+    if not section or "error" in section:
+        return lines + not_run(section)
+    lines += header(section)
+    store = section["store"]
+    lines += [
+        f"The store holds {store['orders']:,} orders and {store['products']:,} products, generated with "
+        f"`bulk_create` by bench/pagedata.py on a copy of the seeded SQLite file ({section['fill_s']:.0f}s; "
+        "not through the API). Each user logs in through the real login form (session cookie); each "
+        f"page is fetched {section['requests']} times in a row, one at a time, and the median time from "
+        f"request to the whole body is taken; {section['repeats']} repeats (min / **median** / max of "
+        "that median). Baseline: `GET /healthz` on the same server, the same way.",
+        "",
+        "| page | user | median ms | ÷ /healthz | body (KiB) |",
+        "|---|---|---|---|---|",
+    ]
+    health = _med(section["ms"]["healthz"])
+    lines.append(f"| `/healthz` (baseline) | anonymous | {_mmm(section['ms']['healthz'])} | 1.00x | - |")
+    for page in section["pages"]:
+        values = section["ms"][page["name"]]
+        lines.append(
+            f"| {page['name']} `{page['path']}` | {page['user']} | {_mmm(values)} | {_x(ratio(_med(values), health))} "
+            f"| {_num(section['bytes'].get(page['name'], 0) / 1024)} |"
+        )
+    lines.append("")
+    try:
+        plt = _plt()
+        names = ["/healthz"] + [p["path"] for p in section["pages"]]
+        stats = [spread(section["ms"]["healthz"])] + [spread(section["ms"][p["name"]]) for p in section["pages"]]
+        fig, ax = plt.subplots(figsize=(7, 4))
+        meds = [s["median"] for s in stats]
+        err = [[s["median"] - s["min"] for s in stats], [s["max"] - s["median"] for s in stats]]
+        ax.bar(range(len(names)), meds, yerr=err, capsize=3)
+        ax.set_xticks(range(len(names)), names, rotation=20, fontsize=8)
+        ax.set_ylabel("median ms per request (bars: min-max of repeats)")
+        ax.set_title(f"page speed, {store['orders']:,} orders / {store['products']:,} products")
+        ax.grid(True, axis="y", alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out_dir / "page_speed.png", dpi=100)
+        plt.close(fig)
+        lines += ["![page speed](page_speed.png)", ""]
+    except Exception as exc:
+        lines += [f"(plot failed: {exc})", ""]
+    lines += [
+        "The query count of each of these pages is held constant as rows grow by tests, not by this "
+        "benchmark: orders/tests/test_pages.py (catalog, order detail), dispatch/tests/test_board.py, "
+        "dispatch/tests/test_history.py, dispatch/tests/test_dashboard.py and "
+        "dispatch/tests/test_page_queries.py (customer order list).",
+        "",
+    ]
+    if section.get("app_errors"):
+        lines += [f"**The app logged errors:** `{describe_errors(section['app_errors'])}`", ""]
+    return lines
+
+
+# --- before / after --------------------------------------------------------------------------------------
+
+
+def before_after_lines(fanout: dict, fanout_median) -> list[str]:
+    lines = ["## What we changed and what it bought", ""]
+    if not fanout or "error" in fanout or "1000" not in {str(n) for n in fanout.get("ns", [])}:
+        return [*lines, "Fan-out at N = 1000 was not measured in this run.", ""]
+    lines += [
+        "Changes since the first benchmark run (commit 7a58f95, figures from that docs/benchmarks.md):",
+        "",
+        "- `dispatch/consumers.py` `OrdersConsumer.dispatch`: layer events (`order.event`, "
+        "`partner.event`) go straight to their handler, skipping Channels' per-message "
+        "`close_old_connections()` (a `sync_to_async` hop onto the one sync thread, per socket, per event);",
+        "- `dispatch/events.py`: the JSON frame is serialised once per audience (`order_json_text`), "
+        "not once per socket;",
+        "- settings: the core layer gets `socket_timeout: 15` (it lost consumers to redis-py's 5 s timeout).",
+        "",
+        "Fan-out to N = 1000 sockets, p50 / p95 from the Redis hand-off (median of the events; same "
+        "client, same method as section 1):",
+        "",
+        "| system | p50 before | p50 after | p50 after ÷ before | p95 before | p95 after | p95 after ÷ (a) now |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    a95 = fanout_median(fanout, "websockets", 1000, "from_handoff", "p95")
+    for system in ("pubsub", "core", "websockets", "socketio"):
+        p50 = fanout_median(fanout, system, 1000, "from_handoff", "p50")
+        p95 = fanout_median(fanout, system, 1000, "from_handoff", "p95")
+        lines.append(
+            f"| {system} | {_num(BEFORE_N1000_P50[system])} | {_num(p50)} | {_x(ratio(p50, BEFORE_N1000_P50[system]))} "
+            f"| {_num(BEFORE_N1000_P95[system])} | {_num(p95)} | {_x(ratio(p95, a95))} |"
+        )
+    lines += [
+        "",
+        "Both runs were on the same shared, busy machine; the baselines' rows show how much of a "
+        "difference is the machine rather than the change.",
+        "",
+    ]
+    return lines
+
+
+# --- the goals ----------------------------------------------------------------------------------------------
+
+
+def goals_lines(results: dict, fanout_median) -> list[str]:
+    if results.get("rate"):
+        _fix_delivered(results["rate"])
+    lines = ["## Goals", "", "| goal | measured | met? |", "|---|---|---|"]
+
+    def row(goal, measured, ok):
+        verdict = "not measured" if ok is None else ("**yes**" if ok else "**no**")
+        lines.append(f"| {goal} | {measured} | {verdict} |")
+
+    fanout = results.get("fanout")
+    if fanout and "error" not in fanout and 1000 in fanout.get("ns", []):
+        p95 = fanout_median(fanout, "pubsub", 1000, "from_handoff", "p95")
+        a = fanout_median(fanout, "websockets", 1000, "from_handoff", "p95")
+        b = fanout_median(fanout, "socketio", 1000, "from_handoff", "p95")
+        row("fan-out to 1,000 sockets: p95 within 3x of the bare Python relay (a)",
+            f"p95 {_num(p95)} ms vs {_num(a)} ms: {_x(ratio(p95, a))}", p95 <= 3 * a)  # fmt: skip
+        row("... and no worse than the Socket.io design (b)",
+            f"p95 {_num(p95)} ms vs {_num(b)} ms: {_x(ratio(p95, b))}", p95 <= b)  # fmt: skip
+    else:
+        row("fan-out p95 at N = 1000 within 3x of (a), no worse than (b)", "-", None)
+    conns = results.get("connections")
+    if conns and "error" not in conns:
+        app_steps = {s["target"]: s for s in conns["systems"].get("app", {}).get("steps", [])}
+        base_steps = {s["target"]: s for s in conns["systems"].get("websockets", {}).get("steps", [])}
+        if 1000 in app_steps and 1000 in base_steps:
+            mine = _med([e["p95"] for e in app_steps[1000]["events"]])
+            a = _med([e["p95"] for e in base_steps[1000]["events"]])
+            row("the same, read by the Node client (section 3, 1,000 idle sockets, one event at a time)",
+                f"p95 {_num(mine)} ms vs {_num(a)} ms: {_x(ratio(mine, a))}", mine <= 3 * a)  # fmt: skip
+    rate = results.get("rate")
+    if rate and "error" not in rate and "app" in rate.get("systems", {}):
+        mine = rate_best(rate, "app")["delivered"]
+        b = rate_best(rate, "socketio")["delivered"]
+        first = (rate["systems"]["app"].get("ramp") or [{}])[0]
+        if rate_best(rate, "app")["rate"] is None and first:
+            row("fan-out throughput at least half of Socket.io's",
+                f"under the bar at no rate tried (p99 {_num(first.get('p99'), 0)} ms already at "
+                f"{first.get('rate')} event/s) vs {_num(b, 0)} msg/s for (b)", False)  # fmt: skip
+        else:
+            row("fan-out throughput at least half of Socket.io's",
+                f"{_num(mine, 0)} vs {_num(b, 0)} msg/s: {_x(ratio(mine, b))}",
+                None if math.isnan(mine) or math.isnan(b) else mine >= b / 2)  # fmt: skip
+        app = rate["systems"]["app"]
+        row("zero lost, zero duplicated (our app, every step of the rate ramp)",
+            f"{app.get('lost', '-')} lost, {app.get('duplicates', '-')} duplicated of "
+            f"{app.get('events', 0) * rate['n']:,} deliveries",
+            app.get("lost") == 0 and app.get("duplicates") == 0)  # fmt: skip
+    else:
+        row("fan-out throughput at least half of Socket.io's; zero lost / duplicated", "-", None)
+    conns = results.get("connections")
+    if conns and "error" not in conns:
+        held, p95 = connections_max(conns)
+        row(">= 5,000 idle sockets per daphne process (fan-out p95 under 1 s)",
+            f"{held:,} sockets held with p95 {_num(p95, 0)} ms", held >= 5000)  # fmt: skip
+    else:
+        row(">= 5,000 idle sockets per daphne process", "-", None)
+    lines.append("")
+    return lines
+
+
+# --- profiling findings (written by hand from py-spy / cProfile runs; see the text) ----------------------
+
+FINDINGS: list[str] = [
+    "Profiled by hand on this machine (not part of `make bench`); py-spy 0.4 "
+    "(`py-spy record -r 200 -f raw -p <daphne pid>`) on daphne holding 1,000 partner sockets "
+    "while the producer sent 3 events/s for 10 s, and cProfile of the dashboard view in one process.",
+    "",
+    "- **Fan-out (sections 1-3, 6): the per-socket write path of daphne, not Channels or Redis.** "
+    "Of daphne's samples, ~28% are in `AsyncWebsocketConsumer.send` -> daphne `handle_reply` -> "
+    "autobahn `sendMessage`/`sendFrame` -> Twisted `FileDescriptor.write`, and most of that is "
+    "Twisted's asyncio reactor registering the socket as a writer with asyncio for every frame "
+    "(`startWriting` -> `AsyncioSelectorReactor.addWriter` -> `loop.add_writer`: 20%, of which "
+    "`_ensure_fd_no_transport` alone is 14% self time) and writing it on the next loop turn "
+    "(`doWrite`/`writeSomeData`/`removeWriter`: ~13%). So every frame costs two `epoll_ctl` "
+    "calls and a loop callback per socket. The bare websockets relay writes to an asyncio "
+    "transport directly (one `send()` syscall, no reactor bookkeeping) and `websockets.broadcast` "
+    "frames the message once. channels-redis (per-socket msgpack `deserialize` + queue get) is "
+    "~9%; Channels' consumer plumbing ~10%. No small local change in our code removes this: "
+    "the lead's fixes already took the sync-thread hop and the per-socket `json.dumps` out "
+    "(the profile has neither). What would: (1) serve the same ASGI app with uvicorn "
+    "(`uvicorn quickcommerce.asgi:application --ws websockets`, asyncio transports, no Twisted) "
+    "instead of daphne - a deployment change, to be benchmarked with this harness before "
+    "adopting; (2) more processes per host (section 6: two daphne instances share the "
+    "fan-out through the pub/sub layer with no extra Redis work).",
+    "- **Connections (section 3): refused handshakes under a connect burst.** With 100-200 "
+    "concurrent connects, a few handshakes got `ECONNRESET` (2 of 3,000; 5 of 1,000 on the "
+    "scale-out): the listen backlog (Twisted's default is 50) overflows while daphne's one "
+    "sync thread works through JWT checks and snapshots. Suggested (deploy, not app code): "
+    "start daphne with an endpoint that sets the backlog, e.g. "
+    "`daphne -e tcp:port=8000:interface=0.0.0.0:backlog=1024 quickcommerce.asgi:application` "
+    "(and `net.core.somaxconn` >= 1024 on the host); clients reconnect with back-off anyway.",
+    "- **Memory (section 3): ~37-39 KiB per idle socket in daphne vs ~13 KiB in the bare relay** - "
+    "a consumer instance, its channels-redis queue and receive task, autobahn's protocol "
+    "object and Twisted transport per socket. 5,000 sockets are ~190 MiB: memory is not the "
+    "limit; fan-out latency is.",
+    "- **Dashboard (section 7): its cost grows with today's orders.** cProfile of `/dashboard/` "
+    "with all 10,000 orders created today (the first version of bench/pagedata.py): ~240 ms per "
+    "request in-process (146 ms median over HTTP, 25x /healthz); `live_numbers()` 47% and "
+    "`orders_chart()` 21% of the time, and 36% of all time in SQLite datetime conversion "
+    "(`convert_datetimefield_value`, 200,000 calls for 5 requests): `live_numbers` loads four "
+    "columns of every order created today and `orders_chart` two columns of every order of the "
+    "last 3 hours, then counts them in Python. With orders spread over 30 days (this run) the "
+    "page is cheaper but still the slowest one. Suggested change in dispatch/dashboard.py "
+    "`live_numbers`: count in the database and load only the rows the medians need, e.g. "
+    "`today = Counter(dict(Order.objects.filter(created_at__gte=start_of_day(now)).order_by()"
+    '.values_list("status").annotate(n=Count("pk"))))` and `today_total = sum(today.values())`; '
+    "for the medians `Order.objects.filter(created_at__gte=start_of_day(now), "
+    'accepted_at__isnull=False).order_by().values_list("created_at", "accepted_at")` (and the same '
+    "with `status=S.DELIVERED, delivered_at__isnull=False` for delivery times). In every "
+    "`values_list` of `live_numbers` and `orders_chart` add `.order_by()`: they inherit "
+    '`Meta.ordering = ["-created_at"]`, so SQLite sorts all the rows for nothing. The query '
+    "count changes by one at most and stays constant "
+    "(dispatch/tests/test_dashboard.py keeps guarding it).",
+]
+
+
+def findings_lines(results: dict) -> list[str]:
+    if not FINDINGS:
+        return []
+    return ["## Where the time goes (profiles)", "", *FINDINGS, ""]
