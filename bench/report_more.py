@@ -373,8 +373,8 @@ def before_after_lines(fanout: dict, fanout_median) -> list[str]:
         )
     lines += [
         "",
-        "Both runs were on the same shared, busy machine; the baselines' rows show how much of a "
-        "difference is the machine rather than the change.",
+        "The 'before' run was on a shared, busy machine; compare this run's load average (above). "
+        "The baselines' rows show how much of a difference is the machine rather than the change.",
         "",
     ]
     return lines
