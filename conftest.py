@@ -129,3 +129,38 @@ def api_login():
         return {"Authorization": f"Bearer {response.json()['access']}"}
 
     return login
+
+
+# --- in-process spies and clients ------------------------------------------------------------
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """Records every ``dispatch.events.publish`` call as (event, ref, version, status), as the
+    order was at the moment of publishing (nothing is really sent)."""
+    from dispatch import events
+    from quickcommerce.testing import PublishedCalls
+
+    calls = PublishedCalls()
+
+    def spy(event, order, **kwargs):
+        calls.append((event, order.ref, order.version, order.status))
+        calls.kwargs.append(kwargs)
+
+    monkeypatch.setattr(events, "publish", spy)
+    return calls
+
+
+@pytest.fixture
+def api():
+    """``api(user)`` -> a DRF APIClient signed in with a real JWT; ``api()`` is anonymous."""
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    def client_for(user=None):
+        client = APIClient()
+        if user is not None:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+        return client
+
+    return client_for

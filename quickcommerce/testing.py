@@ -275,3 +275,29 @@ class Nginx:
                 return log
             time.sleep(0.05)
         return self.access_log()
+
+
+# --- in-process helpers ----------------------------------------------------------------
+
+
+class PublishedCalls(list):
+    """(event, ref, version, status) per publish; ``.kwargs`` the extra keyword arguments."""
+
+    def __init__(self):
+        super().__init__()
+        self.kwargs = []
+
+
+def interleave(monkeypatch, module, name, meanwhile):
+    """Make a race deterministic: the first call of ``module.name`` first runs
+    ``meanwhile()`` (the competing request), then the real function."""
+    real = getattr(module, name)
+    state = {"ran": False}
+
+    def wrapper(*args, **kwargs):
+        if not state["ran"]:
+            state["ran"] = True
+            meanwhile()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, wrapper)

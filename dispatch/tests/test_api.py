@@ -7,8 +7,6 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
-from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.factories import PartnerFactory
 from accounts.models import PartnerProfile
@@ -28,19 +26,6 @@ ADDRESS = "12 Baker Street, Flat 3, Marylebone"
 def order_url(order, action=""):
     ref = getattr(order, "ref", order)
     return f"/api/orders/{ref}/{action + '/' if action else ''}"
-
-
-@pytest.fixture
-def api():
-    """``api(user)`` -> an APIClient signed in with a real JWT; ``api()`` is anonymous."""
-
-    def client_for(user=None):
-        client = APIClient()
-        if user is not None:
-            client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
-        return client
-
-    return client_for
 
 
 @pytest.fixture

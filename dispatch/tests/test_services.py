@@ -35,6 +35,7 @@ from orders.factories import ProductFactory, make_order, order_in_status
 from orders.models import MAX_CODE_ATTEMPTS, Order, Product
 from orders.selectors import active_orders_of, available_orders
 from orders.services import transition_order
+from quickcommerce.testing import interleave
 
 pytestmark = pytest.mark.django_db
 
@@ -44,47 +45,11 @@ S = Order.Status
 # --- helpers -------------------------------------------------------------------------
 
 
-class PublishedCalls(list):
-    """(event, ref, version, status) per publish; ``.kwargs`` the extra keyword arguments."""
-
-    def __init__(self):
-        super().__init__()
-        self.kwargs = []
-
-
-@pytest.fixture
-def published(monkeypatch):
-    """Records every ``dispatch.events.publish`` call, as the order was when published."""
-    calls = PublishedCalls()
-
-    def spy(event, order, **kwargs):
-        calls.append((event, order.ref, order.version, order.status))
-        calls.kwargs.append(kwargs)
-
-    monkeypatch.setattr(events, "publish", spy)
-    return calls
-
-
 @pytest.fixture
 def partner_updates(monkeypatch):
     calls = []
     monkeypatch.setattr(events, "publish_partner", lambda partner: calls.append(partner.pk))
     return calls
-
-
-def interleave(monkeypatch, module, name, meanwhile):
-    """Make a race deterministic: the first call of ``module.name`` first runs
-    ``meanwhile()`` (the competing request), then the real function."""
-    real = getattr(module, name)
-    state = {"ran": False}
-
-    def wrapper(*args, **kwargs):
-        if not state["ran"]:
-            state["ran"] = True
-            meanwhile()
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, wrapper)
 
 
 def fresh(order):

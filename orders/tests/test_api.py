@@ -7,8 +7,6 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
 from dispatch.services import accept_order, set_availability
@@ -28,19 +26,6 @@ PRIVATE_KEYS = {"address", "customer"}
 
 def detail_url(order_or_ref):
     return f"{ORDERS}{getattr(order_or_ref, 'ref', order_or_ref)}/"
-
-
-@pytest.fixture
-def api():
-    """``api(user)`` -> an APIClient signed in with a real JWT; ``api()`` is anonymous."""
-
-    def client_for(user=None):
-        client = APIClient()
-        if user is not None:
-            client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
-        return client
-
-    return client_for
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from orders.services import (
     place_order,
     transition_order,
 )
+from quickcommerce.testing import interleave
 
 pytestmark = pytest.mark.django_db
 
@@ -37,43 +38,6 @@ S = Order.Status
 
 
 # --- helpers -------------------------------------------------------------------------
-
-
-class PublishedCalls(list):
-    """(event, ref, version, status) per publish; ``.kwargs`` the extra keyword arguments."""
-
-    def __init__(self):
-        super().__init__()
-        self.kwargs = []
-
-
-@pytest.fixture
-def published(monkeypatch):
-    """Records every ``dispatch.events.publish`` call as (event, ref, version, status),
-    as the order was at the moment of publishing."""
-    calls = PublishedCalls()
-
-    def spy(event, order, **kwargs):
-        calls.append((event, order.ref, order.version, order.status))
-        calls.kwargs.append(kwargs)
-
-    monkeypatch.setattr(events, "publish", spy)
-    return calls
-
-
-def interleave(monkeypatch, module, name, meanwhile):
-    """Make a race deterministic: the first call of ``module.name`` first runs
-    ``meanwhile()`` (the competing request), then the real function."""
-    real = getattr(module, name)
-    state = {"ran": False}
-
-    def wrapper(*args, **kwargs):
-        if not state["ran"]:
-            state["ran"] = True
-            meanwhile()
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, wrapper)
 
 
 def stock_of(product):
