@@ -42,3 +42,13 @@ class RotatingRefreshSerializer(TokenRefreshSerializer):
     BLACKLIST_AFTER_ROTATION make it call ``blacklist()`` on the token it rotates."""
 
     token_class = RevocableRefreshToken
+
+
+def purge_expired_revocations(*, now=None) -> int:
+    """Delete revocation rows of tokens that have expired anyway; returns how many."""
+    from django.utils import timezone
+
+    from accounts.models import RevokedToken
+
+    deleted, _ = RevokedToken.objects.filter(expires_at__lt=now or timezone.now()).delete()
+    return deleted

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 
 from quickcommerce.testing import BASE_DIR, require_binary
 
-pytestmark = pytest.mark.live  # (and `browser` once registered in pyproject)
+pytestmark = [pytest.mark.live, pytest.mark.browser]
 
 PASSWORD = "demo-pass-123"
 ADDRESS = "7 Canal Street, Flat 4, Riverside"
