@@ -154,13 +154,48 @@ def bench_env(**extra) -> dict:
     return env
 
 
-class Services:
-    """redis-server + daphne on a fresh copy of the template database; use as a context manager."""
+ASGI_APP = "quickcommerce.asgi:application"
 
-    def __init__(self, workdir: Path, template: Path, name: str, **env):
+
+class CommandServer(DaphneServer):
+    """``DaphneServer`` (its env, ports, log, /healthz wait and stop) serving the same ASGI
+    app with another command: ``command_for(port)`` returns the argv."""
+
+    def __init__(self, *, command, **kw):
+        super().__init__(**kw)
+        self.command_for = command
+
+    def command(self) -> list[str]:
+        return self.command_for(self.port)
+
+
+def uvicorn_command(port: int) -> list[str]:
+    """The app under uvicorn: websockets' protocol implementation on asyncio's own loop and
+    transports (not uvloop), one process, as daphne runs it."""
+    return [
+        python_executable(), "-m", "uvicorn", ASGI_APP, "--host", "127.0.0.1", "--port", str(port),
+        "--ws", "websockets", "--loop", "asyncio", "--http", "h11", "--lifespan", "off",
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+SERVERS = {"daphne": None, "uvicorn": uvicorn_command}
+
+
+def app_server(server: str, **kw) -> DaphneServer:
+    command = SERVERS[server]
+    return DaphneServer(**kw) if command is None else CommandServer(command=command, **kw)
+
+
+class Services:
+    """redis-server + the app (daphne, or ``server="uvicorn"``) on a fresh copy of the template
+    database; use as a context manager."""
+
+    def __init__(self, workdir: Path, template: Path, name: str, *, server: str = "daphne", **env):
         self.workdir = workdir / name
         self.template = template
         self.name = name
+        self.server = server
         self.env = bench_env(**env)
         self.redis = None
         self.app = None
@@ -172,8 +207,12 @@ class Services:
         try:
             self.redis = RedisServer(redis_binary(), self.workdir / "redis").start()
             # DaphneServer's env() drops DEBUG from the parent environment; pass ours explicitly.
-            self.app = DaphneServer(
-                db_path=self.db_path, redis_url=self.redis.url, log_path=self.workdir / "daphne.log", **self.env
+            self.app = app_server(
+                self.server,
+                db_path=self.db_path,
+                redis_url=self.redis.url,
+                log_path=self.workdir / f"{self.server}.log",
+                **self.env,
             ).start()
         except BaseException:
             self.__exit__(None, None, None)
@@ -188,9 +227,13 @@ class Services:
 
     @contextlib.contextmanager
     def second_instance(self):
-        """Another daphne on the same database and Redis (a two-instance deployment)."""
-        server = DaphneServer(
-            db_path=self.db_path, redis_url=self.redis.url, log_path=self.workdir / "daphne-2.log", **self.env
+        """Another app server on the same database and Redis (a two-instance deployment)."""
+        server = app_server(
+            self.server,
+            db_path=self.db_path,
+            redis_url=self.redis.url,
+            log_path=self.workdir / f"{self.server}-2.log",
+            **self.env,
         ).start()
         try:
             yield server

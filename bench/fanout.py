@@ -14,6 +14,9 @@ Systems, each on its own fresh redis-server:
   partner (JWT in the ``Authorization`` header, online), one order placed through
   ``POST /api/orders/``; the clock runs from the request's start and from its 201
   response to the order's ``new_order`` at each socket.
+- ``uvicorn-pubsub`` (optional, not in the default set): the same app, env and pub/sub
+  layer as ``pubsub``, served by uvicorn (``--ws websockets``, asyncio's own loop and
+  transports) instead of daphne/Twisted — does the server's per-socket write path matter?
 - ``websockets``: baseline (a), bench/baseline_ws.py — a bare websockets server
   relaying a Redis pub/sub channel; triggered by a PUBLISH from the client side,
   timed from before the PUBLISH and from its reply.
@@ -56,9 +59,13 @@ from bench.common import (
 )
 from quickcommerce.testing import BASE_DIR, RedisServer, free_port, wait_for_port
 
-SYSTEMS = ("pubsub", "core", "websockets", "socketio")
+SYSTEMS = ("pubsub", "core", "websockets", "socketio")  # the default set (`make bench`)
+ALL_SYSTEMS = ("pubsub", "uvicorn-pubsub", "core", "websockets", "socketio")  # table order
+# The app's systems: system -> (REDIS_CHANNEL_LAYER, server from bench.common.SERVERS).
+APP_SYSTEMS = {"pubsub": ("pubsub", "daphne"), "uvicorn-pubsub": ("pubsub", "uvicorn"), "core": ("core", "daphne")}
 LABELS = {
     "pubsub": "Channels + RedisPubSubChannelLayer",
+    "uvicorn-pubsub": "Channels + RedisPubSubChannelLayer under uvicorn",
     "core": "Channels + RedisChannelLayer (core)",
     "websockets": "baseline (a): bare websockets relay",
     "socketio": "baseline (b): Node Socket.io + redis-adapter",
@@ -315,10 +322,16 @@ def _describe(n: int, repeats: list[dict]) -> str:
 # --- the app under daphne, per channel layer -----------------------------------------------------------
 
 
-async def run_channels(layer: str, *, workdir: Path, template: Path, ns, repeats: int, warmup: int) -> dict:
-    out = {"label": LABELS[layer], "by_n": {}}
+async def run_channels(system: str, *, workdir: Path, template: Path, ns, repeats: int, warmup: int) -> dict:
+    layer, server = APP_SYSTEMS[system]
+    out = {"label": LABELS[system], "server": server, "by_n": {}}
     with Services(
-        workdir, template, f"fanout-{layer}", REDIS_CHANNEL_LAYER=layer, PARTNER_MAX_ACTIVE_ORDERS=100000
+        workdir,
+        template,
+        f"fanout-{system}",
+        server=server,
+        REDIS_CHANNEL_LAYER=layer,
+        PARTNER_MAX_ACTIVE_ORDERS=100000,
     ) as services:
         app = services.app
         async with Api(app.url) as api:
@@ -355,14 +368,14 @@ async def run_channels(layer: str, *, workdir: Path, template: Path, ns, repeats
                 out["by_n"][str(n)] = {"connect_s": clients.connect_seconds, "repeats": runs}
                 if sample and "sample_event" not in out:
                     out["sample_event"] = sample
-                say(f"  {layer} {_describe(n, runs)}; connect {clients.connect_seconds:.1f}s")
+                say(f"  {system} {_describe(n, runs)}; connect {clients.connect_seconds:.1f}s")
                 # Keep the next snapshot small: the board would otherwise carry these orders.
                 for ref in placed:
                     await api.cancel(customer, ref)
         errors = services.app_errors()
         if errors:
             out["app_errors"] = errors
-            say(f"  WARNING: the app logged errors during fan-out ({layer}): {describe_errors(errors)}")
+            say(f"  WARNING: the app logged errors during fan-out ({system}): {describe_errors(errors)}")
     return out
 
 
@@ -481,10 +494,11 @@ async def run_socketio(*, workdir: Path, ns, repeats: int, warmup: int, template
 async def run(*, workdir: Path, template: Path | None, ns, repeats: int, warmup: int, systems=SYSTEMS) -> dict:
     section = {"ns": list(ns), "repeats": repeats, "warmup": warmup, "systems": {}}
     event_template = None
-    for layer in [s for s in ("pubsub", "core") if s in systems]:
-        say(f"fan-out: Channels, REDIS_CHANNEL_LAYER={layer}")
-        result = await run_channels(layer, workdir=workdir, template=template, ns=ns, repeats=repeats, warmup=warmup)
-        section["systems"][layer] = result
+    for system in [s for s in APP_SYSTEMS if s in systems]:
+        layer, server = APP_SYSTEMS[system]
+        say(f"fan-out: Channels, REDIS_CHANNEL_LAYER={layer}, {server}")
+        result = await run_channels(system, workdir=workdir, template=template, ns=ns, repeats=repeats, warmup=warmup)
+        section["systems"][system] = result
         if event_template is None and result.get("sample_event"):
             event_template = json.loads(result["sample_event"])
     section["payload"] = "a real new_order message" if event_template else "a synthetic order of the same shape"

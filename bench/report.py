@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench import report_more
 from bench.common import NODE_DIR, describe_errors, load_average, ratio, spread
-from bench.fanout import LABELS, SYSTEMS
+from bench.fanout import ALL_SYSTEMS, LABELS
 
 PYTHON_PACKAGES = ("Django", "channels", "channels-redis", "daphne", "Twisted", "redis", "websockets", "httpx")
 NODE_PACKAGES = ("socket.io", "@socket.io/redis-adapter", "socket.io-client", "redis")
@@ -102,7 +102,7 @@ def fanout_median(section: dict, system: str, n, clock: str, stat: str) -> float
 
 def fanout_tables(section: dict) -> list[str]:
     lines = []
-    systems = [s for s in SYSTEMS if s in section["systems"]]
+    systems = [s for s in ALL_SYSTEMS if s in section["systems"]]
     for n in section["ns"]:
         lines += [
             f"**N = {n} sockets** (ms)",
@@ -159,7 +159,7 @@ def fanout_plot(section: dict, path: Path) -> None:
     ns = section["ns"]
     for row, (clock, ylabel) in zip(axes, CLOCKS.items(), strict=True):
         for ax, stat in zip(row, ("p50", "p95"), strict=True):
-            for system in [s for s in SYSTEMS if s in section["systems"]]:
+            for system in [s for s in ALL_SYSTEMS if s in section["systems"]]:
                 meds, lows, highs = [], [], []
                 for n in ns:
                     data = section["systems"][system]["by_n"].get(str(n))
@@ -195,7 +195,13 @@ def fanout_findings(section: dict) -> list[str]:
             f"- At N = {n_max}, the median p50 was {_num(pubsub)} ms with the pub/sub layer and {_num(core)} ms "
             f"with the core layer: **{faster}** was faster in this run ({_x(b / a if a else math.nan)})."
         )
-    for system in ("pubsub", "core"):
+    uvicorn = fanout_median(section, "uvicorn-pubsub", n_max, "from_handoff", "p50")
+    if not (math.isnan(pubsub) or math.isnan(uvicorn)):
+        notes.append(
+            f"- Same app and layer, other server, at N = {n_max}: median p50 {_num(pubsub)} ms under daphne, "
+            f"{_num(uvicorn)} ms under uvicorn ({_x(ratio(uvicorn, pubsub))} daphne's)."
+        )
+    for system in ("pubsub", "uvicorn-pubsub", "core"):
         ws = fanout_median(section, "websockets", n_max, "from_handoff", "p50")
         mine = fanout_median(section, system, n_max, "from_handoff", "p50")
         if not (math.isnan(ws) or math.isnan(mine)):

@@ -85,7 +85,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--fanout-systems",
         default=",".join(fanout.SYSTEMS),
-        help=f"fan-out systems to measure (default: {','.join(fanout.SYSTEMS)})",
+        help=f"fan-out systems to measure (default: {','.join(fanout.SYSTEMS)}; all: {','.join(fanout.ALL_SYSTEMS)})",
     )
     parser.add_argument("--fanout-ns", help="comma-separated socket counts for the fan-out (default 10,100,1000)")
     parser.add_argument("--repeats", type=int, help="override the repeats of every section (>= 3)")
@@ -98,8 +98,8 @@ def parse_args(argv=None):
         parser.error(f"unknown section(s) {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
     args.sections = [s for s in SECTIONS if not only or s in only]
     args.systems = [s.strip() for s in args.fanout_systems.split(",") if s.strip()]
-    if set(args.systems) - set(fanout.SYSTEMS):
-        parser.error(f"--fanout-systems: choose from {', '.join(fanout.SYSTEMS)}")
+    if set(args.systems) - set(fanout.ALL_SYSTEMS):
+        parser.error(f"--fanout-systems: choose from {', '.join(fanout.ALL_SYSTEMS)}")
     try:
         args.ns = tuple(int(n) for n in args.fanout_ns.split(",")) if args.fanout_ns else None
     except ValueError:
@@ -111,7 +111,7 @@ def parse_args(argv=None):
 
 def needs_app(args) -> bool:
     """Every section measures the app, except a fan-out run of the baselines alone."""
-    return any(s != "fanout" for s in args.sections) or bool({"pubsub", "core"} & set(args.systems))
+    return any(s != "fanout" for s in args.sections) or bool(set(fanout.APP_SYSTEMS) & set(args.systems))
 
 
 async def check_api(workdir, template) -> None:

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+ASGI_APPLICATION = "quickcommerce.asgi:application"
 
 
 def in_ci() -> bool:
@@ -151,14 +152,23 @@ class DaphneServer:
     def env(self) -> dict:
         return app_env(SQLITE_PATH=self.db_path, REDIS_URL=self.redis_url, **(TEST_SERVER_LIMITS | self.extra_env))
 
+    def command(self) -> list[str]:
+        """The server's command line (a subclass may serve the same app another way)."""
+        return [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "quickcommerce.asgi:application",
+        ]
+
     def start(self) -> "DaphneServer":
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "quickcommerce.asgi:application"],
-            cwd=BASE_DIR,
-            env=self.env(),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+            self.command(), cwd=BASE_DIR, env=self.env(), stdout=self._log, stderr=subprocess.STDOUT
         )
         wait_for_port(self.port, timeout=30, proc=self.proc)
         deadline = time.monotonic() + 15
@@ -167,7 +177,7 @@ class DaphneServer:
                 if httpx.get(f"{self.url}/healthz", timeout=2).status_code in {200, 503}:
                     return self
             time.sleep(0.1)
-        raise TimeoutError(f"daphne on {self.port} never answered /healthz; see {self.log_path}")
+        raise TimeoutError(f"{self.command()[2]} on {self.port} never answered /healthz; see {self.log_path}")
 
     def stop(self, sig=signal.SIGTERM) -> None:
         if self.proc:
