@@ -17,11 +17,10 @@ from rest_framework.views import APIView
 from accounts.models import User
 from accounts.permissions import IsAdmin, IsCustomer
 from accounts.throttles import OrderThrottle, ThrottleMessageMixin
-from dispatch.selectors import is_online
 from dispatch.services import admin_cancel_order
 from orders.errors import OrderNotFound
 from orders.models import Order
-from orders.selectors import catalog_products, orders_visible_to, with_details
+from orders.selectors import catalog_products, order_list_for, orders_visible_to, with_details
 from orders.serializers import (
     CancelOrderInputSerializer,
     ErrorSerializer,
@@ -107,26 +106,6 @@ class ProductListApi(APIView):
 # --- orders -------------------------------------------------------------------------
 
 
-# Reads the order endpoints share (candidates for orders.selectors).
-
-
-def orders_for_detail(user):
-    """What ``user`` may open: orders_visible_to, except that partners see the board's
-    unassigned orders only while online (offline, only their own deliveries)."""
-    orders = orders_visible_to(user)
-    if user.role == User.Role.PARTNER and not is_online(user):
-        orders = orders.filter(partner=user)
-    return orders
-
-
-def orders_for_list(user):
-    """The order list: customers their own, partners those assigned to them, admins all."""
-    orders = orders_visible_to(user)
-    if user.role == User.Role.PARTNER:
-        orders = orders.filter(partner=user)
-    return orders
-
-
 PLACE_ORDER_EXAMPLES = [
     OpenApiExample(
         "Two products",
@@ -178,7 +157,7 @@ class OrderListCreateApi(ThrottleMessageMixin, APIView):
     def get(self, request):
         filters = OrderFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        orders = orders_for_list(request.user)
+        orders = order_list_for(request.user)
         if "status" in filters.validated_data:
             orders = orders.filter(status=filters.validated_data["status"])
         return paginated_response(
@@ -246,7 +225,7 @@ class OrderDetailApi(APIView):
         responses={200: OrderSerializer, **error_responses(401, 404)},
     )
     def get(self, request, ref):
-        order = with_details(orders_for_detail(request.user)).filter(ref=ref).first()
+        order = with_details(orders_visible_to(request.user)).filter(ref=ref).first()
         if order is None:
             raise OrderNotFound()
         return Response(OrderSerializer(order, context={"viewer": request.user}).data)

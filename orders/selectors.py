@@ -2,13 +2,14 @@
 
 from django.db.models import Prefetch, Q
 
-from accounts.models import User
+from accounts.models import PartnerProfile, User
 from orders.models import ACTIVE_STATUSES, FINAL_STATUSES, Category, Order, OrderEvent, Product
 
 
 def orders_visible_to(user):
-    """Customers: their own orders. Partners: unassigned placed orders and the ones
-    assigned to them. Admins: all. Anyone else: none."""
+    """Customers: their own orders. Partners: the ones assigned to them, and, while
+    online, the unassigned placed orders (only online partners see the board). Admins:
+    all. Anyone else: none."""
     orders = Order.objects.select_related("customer", "partner")
     if not user or not user.is_authenticated:
         return orders.none()
@@ -17,8 +18,18 @@ def orders_visible_to(user):
     if user.role == User.Role.CUSTOMER:
         return orders.filter(customer=user)
     if user.role == User.Role.PARTNER:
-        return orders.filter(Q(partner=user) | Q(status=Order.Status.PLACED, partner__isnull=True))
+        if PartnerProfile.objects.filter(user=user, online=True).exists():
+            return orders.filter(Q(partner=user) | Q(status=Order.Status.PLACED, partner__isnull=True))
+        return orders.filter(partner=user)
     return orders.none()
+
+
+def order_list_for(user):
+    """The order lists (API): customers their own, partners those assigned to them, admins all."""
+    orders = orders_visible_to(user)
+    if user.role == User.Role.PARTNER:
+        orders = orders.filter(partner=user)
+    return orders
 
 
 def with_details(orders):

@@ -595,8 +595,9 @@ def test_another_customer_cannot_cancel_or_even_see_the_order(customer, other_cu
 
 def test_partners_cannot_cancel(partner, other_partner):
     placed = make_order()
+    dispatch_services.set_availability(partner=partner, online=True)
     with pytest.raises(NotAllowed):
-        cancel_order(actor=partner, order_ref=placed.ref)  # visible to partners, still not theirs to cancel
+        cancel_order(actor=partner, order_ref=placed.ref)  # visible to online partners, still not theirs to cancel
     accepted = order_in_status(S.ACCEPTED, partner=other_partner)
     before = snapshot(accepted)
     with pytest.raises(NotAllowed):
@@ -706,8 +707,11 @@ def test_partners_see_their_assignments_and_the_unassigned_placed_orders(world, 
         world["placed"].ref,
         world["other_placed"].ref,
     }
-    # a fresh partner sees only the board, and never a cancelled order
-    assert _refs(orders_visible_to(PartnerFactory())) == {world["placed"].ref, world["other_placed"].ref}
+    # a fresh partner sees only the board, and never a cancelled order — and only while online
+    fresh_partner = PartnerFactory()
+    assert _refs(orders_visible_to(fresh_partner)) == set()
+    dispatch_services.set_availability(partner=fresh_partner, online=True)
+    assert _refs(orders_visible_to(fresh_partner)) == {world["placed"].ref, world["other_placed"].ref}
 
 
 def test_admins_see_everything_and_nobody_else_sees_anything(world, admin_user):
