@@ -22,7 +22,9 @@ from django.utils.html import format_html, format_html_join
 from accounts.admin import AdminRoleMixin, is_ops_admin
 from accounts.models import User
 from dispatch.admin import OrderOperationsMixin
+from orders.errors import StockChanged
 from orders.models import REF_PATTERN, Category, Order, OrderEvent, OrderItem, Product
+from orders.services import set_stock
 
 REF_RE = re.compile(REF_PATTERN)
 
@@ -65,14 +67,13 @@ class ProductAdminForm(forms.ModelForm):
             return None
 
     def clean_stock(self):
+        """Early, friendly check; orders.services.set_stock is what enforces it on save."""
         stock = self.cleaned_data["stock"]
         if self.instance.pk and "stock" in self.changed_data:
             current = Product.objects.filter(pk=self.instance.pk).values_list("stock", flat=True).first()
             shown = self.shown_stock()
             if shown is not None and current is not None and current != shown:
-                raise ValidationError(
-                    f"Orders changed the stock meanwhile: it is {current} now, not {shown}. Check and save again."
-                )
+                raise ValidationError(str(StockChanged(self.instance, current, shown)))
         return stock
 
 
@@ -100,15 +101,10 @@ class ProductAdmin(AdminRoleMixin, admin.ModelAdmin):
         changed = [name for name in form.changed_data if name in concrete]
         if "stock" in changed:
             changed.remove("stock")
-            # Compare-and-set against what the admin saw: never overwrite a sale.
-            shown = form.shown_stock()
-            if not Product.objects.filter(pk=obj.pk, stock=shown).update(stock=obj.stock):
-                current = Product.objects.filter(pk=obj.pk).values_list("stock", flat=True).first()
-                messages.error(
-                    request,
-                    f"{obj.name}: stock not changed — orders changed it meanwhile (now {current}). "
-                    "Check and save again.",
-                )
+            try:
+                set_stock(product=obj, shown=form.shown_stock(), stock=obj.stock)
+            except StockChanged as error:
+                messages.error(request, f"{obj.name}: stock not changed. {error}")
         if changed:
             obj.save(update_fields=changed)
 

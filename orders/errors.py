@@ -38,3 +38,12 @@ class OrderChanged(Conflict):
 
 class NotAllowed(Forbidden):
     code = "not_allowed"
+
+
+class StockChanged(Conflict):
+    code = "stock_changed"
+
+    def __init__(self, product, current, shown):
+        self.product = product
+        self.current = current
+        super().__init__(f"Orders changed the stock meanwhile: it is {current} now, not {shown}. Check and save again.")

@@ -18,7 +18,15 @@ from django.utils import timezone
 
 from accounts.models import User
 from dispatch import events
-from orders.errors import InvalidOrder, InvalidTransition, NotAllowed, OrderChanged, OrderNotFound, OutOfStock
+from orders.errors import (
+    InvalidOrder,
+    InvalidTransition,
+    NotAllowed,
+    OrderChanged,
+    OrderNotFound,
+    OutOfStock,
+    StockChanged,
+)
 from orders.models import (
     STATUS_TIMESTAMP,
     Order,
@@ -274,3 +282,11 @@ def cancel_order(*, actor: User, order_ref: str, reason: str = "") -> Order:
     if restock:
         _give_back([(item.product_id, item.quantity) for item in order.items.all()])
     return order
+
+
+def set_stock(*, product: Product, shown: int, stock: int) -> None:
+    """An admin's stock edit, compare-and-set against the stock they saw: a sale that
+    happened meanwhile is never overwritten (StockChanged names the current stock)."""
+    if not Product.objects.filter(pk=product.pk, stock=shown).update(stock=stock):
+        current = Product.objects.filter(pk=product.pk).values_list("stock", flat=True).first()
+        raise StockChanged(product, current, shown)

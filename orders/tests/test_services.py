@@ -16,7 +16,7 @@ from accounts.factories import AdminFactory, PartnerFactory
 from dispatch import events
 from dispatch import services as dispatch_services
 from orders import services
-from orders.errors import InvalidOrder, InvalidTransition, NotAllowed, OrderChanged, OrderNotFound, OutOfStock
+from orders.errors import InvalidOrder, InvalidTransition, NotAllowed, OrderChanged, OrderNotFound, OutOfStock, StockChanged
 from orders.factories import DEFAULT_ADDRESS, ProductFactory, make_order, order_in_status
 from orders.models import MAX_CODE_ATTEMPTS, STATUS_TIMESTAMP, Order, OrderEvent, OrderItem, Product
 from orders.selectors import orders_visible_to
@@ -734,3 +734,15 @@ def test_get_order_for_hides_other_peoples_orders(world, customer, partner, admi
     ]:
         with pytest.raises(OrderNotFound):
             get_order_for(user, ref)
+
+
+def test_set_stock_is_a_compare_and_set_against_the_stock_the_admin_saw():
+    product = ProductFactory(stock=10)
+    services.set_stock(product=product, shown=10, stock=40)
+    assert stock_of(product) == 40
+    # a sale happened after the admin loaded the page: their edit must not overwrite it
+    Product.objects.filter(pk=product.pk).update(stock=38)
+    with pytest.raises(StockChanged, match="it is 38 now, not 40") as error:
+        services.set_stock(product=product, shown=40, stock=100)
+    assert error.value.status_code == 409
+    assert stock_of(product) == 38
