@@ -16,7 +16,15 @@ from accounts.factories import AdminFactory, PartnerFactory
 from dispatch import events
 from dispatch import services as dispatch_services
 from orders import services
-from orders.errors import InvalidOrder, InvalidTransition, NotAllowed, OrderChanged, OrderNotFound, OutOfStock, StockChanged
+from orders.errors import (
+    InvalidOrder,
+    InvalidTransition,
+    NotAllowed,
+    OrderChanged,
+    OrderNotFound,
+    OutOfStock,
+    StockChanged,
+)
 from orders.factories import DEFAULT_ADDRESS, ProductFactory, make_order, order_in_status
 from orders.models import MAX_CODE_ATTEMPTS, STATUS_TIMESTAMP, Order, OrderEvent, OrderItem, Product
 from orders.selectors import orders_visible_to
