@@ -7,11 +7,11 @@ orders, so the board stays cheap as orders pile up.
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import PartnerProfile
 from dispatch.errors import DeliveryCodeLocked
+from dispatch.services import has_capacity
 from orders.models import MAX_CODE_ATTEMPTS, Order, next_partner_step
 from orders.selectors import active_orders_of, available_orders
 
@@ -81,7 +81,7 @@ def board_available_orders():
 def can_accept_more(*, online: bool, active_count: int) -> bool:
     """Whether the board offers Accept buttons. dispatch.services.accept_order is
     what enforces it; this only keeps the page from offering what would fail."""
-    return online and active_count < settings.PARTNER_MAX_ACTIVE_ORDERS
+    return online and has_capacity(active_count)
 
 
 def board_context(partner) -> dict:

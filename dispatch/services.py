@@ -49,6 +49,11 @@ def set_availability(*, partner: User, online: bool) -> PartnerProfile:
     return profile
 
 
+def has_capacity(active_count: int) -> bool:
+    """The capacity rule: a partner may hold PARTNER_MAX_ACTIVE_ORDERS active orders."""
+    return active_count < settings.PARTNER_MAX_ACTIVE_ORDERS
+
+
 def accept_order(*, partner: User, order_ref: str) -> Order:
     """Exactly one partner wins a placed order; every other gets OrderAlreadyTaken."""
     _require(partner, User.Role.PARTNER, "Only delivery partners can accept orders.")
@@ -60,7 +65,7 @@ def accept_order(*, partner: User, order_ref: str) -> Order:
     if order.partner_id == partner.pk:
         raise InvalidTransition("You already have this order.")
     limit = settings.PARTNER_MAX_ACTIVE_ORDERS
-    if active_orders_of(partner).count() >= limit:
+    if not has_capacity(active_orders_of(partner).count()):
         raise PartnerAtCapacity(
             "Finish your current delivery before accepting another."
             if limit == 1
