@@ -173,8 +173,3 @@ def history(request):
         "today_count": selectors.deliveries_since(request.user, selectors.start_of_today()),
     }
     return render(request, "dispatch/history.html", context)
-
-
-@role_required(User.Role.ADMIN)
-def dashboard(request):
-    return render(request, "dispatch/dashboard.html", {})

@@ -3,7 +3,7 @@
 from django.db.models import Prefetch, Q
 
 from accounts.models import PartnerProfile, User
-from orders.models import ACTIVE_STATUSES, FINAL_STATUSES, Category, Order, OrderEvent, Product
+from orders.models import ACTIVE_STATUSES, Category, Order, OrderEvent, Product
 
 
 def orders_visible_to(user):
@@ -50,10 +50,6 @@ def available_orders():
 
 def active_orders_of(partner):
     return Order.objects.filter(partner=partner, status__in=ACTIVE_STATUSES).select_related("customer")
-
-
-def open_orders_of(customer):
-    return Order.objects.filter(customer=customer).exclude(status__in=FINAL_STATUSES)
 
 
 def catalog_products(*, search="", category_slug=""):
