@@ -369,6 +369,42 @@ def test_a_cancelled_order_leaves_every_board_live(new_context):
         expect(board.locator(f"#available-{ref}")).to_have_count(0)
 
 
+def test_a_stale_live_frame_never_rolls_a_page_back(new_context):
+    """Frames can arrive late (a slow instance, a retry). Every order element carries its
+    version; static/js/app.js drops a frame whose element is older than the one shown."""
+    context = new_context()
+    customer = login(context, "alice")
+    sockets = []
+
+    def relay(route):
+        sockets.append(route)
+        route.connect_to_server()
+
+    customer.route_web_socket(re.compile(r"/ws/orders/"), relay)
+    ref = place_quick_order(customer)
+    wait_socket(customer)
+    section = customer.locator(f"#order-{ref}-status")
+    expect(section).to_have_attribute("data-version", "1")
+    shown = section.evaluate("el => el.outerHTML")
+
+    def frame(version, label):
+        html = re.sub(r'data-version="\d+"', f'data-version="{version}"', shown, count=1)
+        html = re.sub(r">Placed<", f">{label}<", html, count=1)
+        return html.replace("<section", '<section hx-swap-oob="true"', 1)
+
+    # A newer frame is applied (so the injection itself works) ...
+    sockets[-1].send(frame(5, "Newer"))
+    expect(section).to_have_attribute("data-version", "5")
+    expect(status_badge(customer, ref)).to_have_text("Newer")
+    # ... and an older one that arrives after it is dropped. (Frames are handled in order:
+    # once the marker frame behind it has been swapped in, the stale one was seen.)
+    sockets[-1].send(frame(3, "Stale"))
+    sockets[-1].send('<span id="cart-badge" class="badge" hx-swap-oob="true">7</span>')
+    expect(customer.locator("#cart-badge")).to_have_text("7")
+    expect(status_badge(customer, ref)).to_have_text("Newer")
+    expect(section).to_have_attribute("data-version", "5")
+
+
 # --- every main page, desktop and phone -------------------------------------------------
 
 # Visible interactive elements whose boxes intersect (one inside the other does not count).
