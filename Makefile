@@ -25,7 +25,7 @@ run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed
 	@echo "quickcommerce on http://$(HOST):$(PORT)/  (demo logins: see README)"
-	$(PY) -m daphne --websocket_timeout 43200 -b $(HOST) -p $(PORT) quickcommerce.asgi:application
+	$(PY) -m quickcommerce.serve --host $(HOST) --port $(PORT)
 
 ## test: lint, format check, then the whole suite
 test: $(VENV)/.dev

@@ -1,12 +1,22 @@
-"""Shared fixtures. Real services only: redis-server, daphne (and later nginx,
-chromium) run as real processes on free loopback ports."""
+"""Shared fixtures. Real services only: redis-server, the app under uvicorn (and later
+nginx, chromium) run as real processes on free loopback ports."""
 
+import importlib.util
 import shutil
+import sys
+import types
 
 import httpx
 import pytest
 
-from quickcommerce.testing import DaphneServer, RedisServer, app_env, manage, require_binary
+from quickcommerce.testing import AppServer, RedisServer, app_env, manage, require_binary
+
+# channels.testing imports daphne.testing at import time, only for its
+# ChannelsLiveServerTestCase (django/channels#1942, open). We serve with uvicorn and
+# never use that class; WebsocketCommunicator needs nothing from daphne.
+if importlib.util.find_spec("daphne") is None:
+    sys.modules["daphne.testing"] = types.ModuleType("daphne.testing")
+    sys.modules["daphne.testing"].DaphneProcess = None
 
 
 @pytest.fixture(autouse=True)
@@ -103,14 +113,13 @@ def live_db(seeded_db_template, tmp_path):
 
 @pytest.fixture
 def start_app(live_db, tmp_path):
-    """``start_app(redis_url=None, **env)`` starts the real app under daphne on a free
-    port; every instance shares this test's SQLite file; all are stopped afterwards."""
+    """``start_app(redis_url=None, **env)`` starts the real app (``quickcommerce.serve``) on a
+    free port (``proxy_headers=True``: as the image runs it behind nginx); every instance
+    shares this test's SQLite file; all are stopped afterwards."""
     servers = []
 
     def start(redis_url=None, **env):
-        server = DaphneServer(
-            db_path=live_db, redis_url=redis_url, log_path=tmp_path / f"daphne{len(servers)}.log", **env
-        )
+        server = AppServer(db_path=live_db, redis_url=redis_url, log_path=tmp_path / f"app{len(servers)}.log", **env)
         servers.append(server)
         return server.start()
 

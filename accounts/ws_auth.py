@@ -1,8 +1,8 @@
 """Websocket authentication: a session cookie (browsers) or a JWT (API clients).
 
 - A JWT comes in the handshake's ``Authorization: Bearer <access>`` header, or as
-  ``?token=`` for clients that cannot set headers (daphne logs the path only, and
-  deploy/nginx.conf logs websocket paths without the query string).
+  ``?token=`` for clients that cannot set headers (quickcommerce/serve.py logs the
+  path only, and deploy/nginx.conf logs websocket paths without the query string).
 - Session sockets must come from an allowed Origin (cross-site websocket
   hijacking): Channels' ``AllowedHostsOriginValidator``, which also refuses a
   handshake with no Origin at all.

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Entrypoint of the quickcommerce image (Dockerfile, docker-compose.yml).
 #
-#   web            (the default) daphne on ${DAPHNE_BIND:-0.0.0.0}:${PORT:-8000}
+#   web            (the default) the app server (python -m quickcommerce.serve: uvicorn)
+#                  on ${BIND_ADDRESS:-0.0.0.0}:${PORT:-8000}
 #   migrate        apply migrations, then publish the static files (below)
 #   seed           demo data: manage.py seed
 #   anything else  run as given, e.g. `python manage.py createsuperuser`
@@ -30,12 +31,8 @@ case "${1:-web}" in
     web)
         # --proxy-headers: the client address comes from nginx's X-Forwarded-For
         # (the app is reachable only through nginx; compose publishes no web port).
-        # --websocket_timeout: as in `make run`; sockets are closed after 12 h,
-        # within the channel layer's group expiry, and clients reconnect.
-        # backlog=1024: Twisted's default listen backlog (50) resets handshakes when
-        # many clients reconnect at once (docs/benchmarks.md); raise net.core.somaxconn too.
-        exec python -m daphne -e "tcp:port=${PORT:-8000}:interface=${DAPHNE_BIND:-0.0.0.0}:backlog=1024" \
-            --proxy-headers --websocket_timeout 43200 quickcommerce.asgi:application
+        # Everything else (backlog, pings, limits) is in quickcommerce/serve.py.
+        exec python -m quickcommerce.serve --host "${BIND_ADDRESS:-0.0.0.0}" --proxy-headers
         ;;
     migrate)
         python manage.py migrate --noinput

@@ -1,4 +1,4 @@
-"""Container health check: GET /healthz on this container's daphne.
+"""Container health check: GET /healthz on this container's app server.
 
 Exit 0 on 200, 1 otherwise (503 names what is down; see quickcommerce/views.py).
 The request carries a Host the app accepts (the first usable ALLOWED_HOSTS

@@ -3,7 +3,7 @@
 channels-redis' pub/sub layer re-subscribes by itself after Redis comes back, but
 whatever was published meanwhile is gone, and its ``on_reconnect`` hook is never
 called in 4.3.0. A socket that silently missed events would show a stale board.
-So each daphne process pings Redis once a second while it has live sockets; on the
+So each app server process pings Redis once a second while it has live sockets; on the
 first failed ping it closes every local socket with 4503 (like HTTP 503).
 Clients reconnect by themselves (the htmx ws extension backs off and retries), and
 every (re)connect starts with a fresh snapshot — so nothing missed stays missing.
@@ -19,7 +19,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 1.0
-# Application close codes must be 1000 or 3000-4999 (autobahn, under daphne, refuses 1012).
+# Our own close code, read as HTTP 503; static/js/app.js reconnects on it with back-off.
 UNAVAILABLE = 4503
 
 _consumers: "weakref.WeakSet" = weakref.WeakSet()
@@ -67,7 +67,7 @@ async def _close_all() -> None:
 class ChannelLayerGuard:
     """ASGI wrapper: if the channel layer fails before the consumer could answer (the
     pub/sub layer subscribes a new channel before ``connect()`` runs), close the
-    socket cleanly with 4503 instead of letting daphne answer the handshake with 500."""
+    socket cleanly with 4503 instead of letting the server answer the handshake with 500."""
 
     def __init__(self, app):
         self.app = app

@@ -1,4 +1,4 @@
-"""ASGI entry point: one application serves HTTP and websockets (daphne runs it)."""
+"""ASGI entry point: one application serves HTTP and websockets (uvicorn runs it: quickcommerce/serve.py)."""
 
 import os
 import sys

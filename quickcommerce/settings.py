@@ -76,6 +76,9 @@ REDIS_URL = env_url("REDIS_URL", ["redis", "rediss", "unix"])
 REDIS_CHANNEL_LAYER = env_str("REDIS_CHANNEL_LAYER", "pubsub")
 if REDIS_CHANNEL_LAYER not in {"pubsub", "core"}:
     raise ImproperlyConfigured(f"REDIS_CHANNEL_LAYER must be pubsub or core, got {REDIS_CHANNEL_LAYER!r}")
+# The consumer closes a websocket this old; the client reconnects, which checks its
+# session or token again, and gets a snapshot.
+WS_MAX_AGE_SECONDS = env_int("WS_MAX_AGE_SECONDS", 43200, minimum=1)
 if REDIS_URL:
     if REDIS_CHANNEL_LAYER == "pubsub":
         CHANNEL_LAYERS = {
@@ -94,7 +97,8 @@ if REDIS_URL:
                     "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                     # The default of 100 silently drops group messages in a burst.
                     "capacity": 5000,
-                    # Outlives daphne's websocket timeout (see Makefile, deploy/entrypoint.sh).
+                    # Members are each process's hub channels (dispatch.hub), which re-join
+                    # every hour, well inside this.
                     "group_expiry": 86400,
                 },
             }
@@ -105,7 +109,6 @@ else:
 # --- Applications -----------------------------------------------------------
 INSTALLED_APPS = db.installed_apps(
     [
-        "daphne",
         "django.contrib.admin",
         "django.contrib.auth",
         "django.contrib.contenttypes",
@@ -238,7 +241,7 @@ ORDER_RATE_PER_CUSTOMER = env_rate("ORDER_RATE_PER_CUSTOMER", "30/min")
 # Open websockets per user in one app process; more are closed with 4429.
 WS_MAX_CONNECTIONS_PER_USER = env_int("WS_MAX_CONNECTIONS_PER_USER", 10, minimum=1)
 # How many proxies in front of the app append to X-Forwarded-For. 0: the client is the
-# socket's peer (daphne --proxy-headers already puts nginx's X-Forwarded-For there).
+# socket's peer (quickcommerce.serve --proxy-headers already puts nginx's X-Forwarded-For there).
 NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
 
 # --- API --------------------------------------------------------------------
@@ -296,5 +299,4 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
 }

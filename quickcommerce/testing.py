@@ -22,7 +22,6 @@ import httpx
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-ASGI_APPLICATION = "quickcommerce.asgi:application"
 
 
 def in_ci() -> bool:
@@ -129,14 +128,22 @@ TEST_SERVER_LIMITS = {
 }
 
 
-class DaphneServer:
-    """The real app under daphne on a free port, on a SQLite file (and Redis, if given)."""
+class AppServer:
+    """The real app on a free loopback port, started as everywhere else
+    (``python -m quickcommerce.serve``: uvicorn), on a SQLite file (and Redis, if given).
 
-    def __init__(self, *, db_path: Path, redis_url: str | None = None, log_path: Path, **env):
+    ``**env`` goes to the server's environment on top of ``TEST_SERVER_LIMITS``;
+    ``proxy_headers=True`` serves as the image does behind nginx (client address
+    from ``X-Forwarded-For``). ``log()`` is the server's stdout and stderr."""
+
+    def __init__(
+        self, *, db_path: Path, redis_url: str | None = None, log_path: Path, proxy_headers: bool = False, **env
+    ):
         self.port = free_port()
         self.db_path = db_path
         self.redis_url = redis_url
         self.log_path = log_path
+        self.proxy_headers = proxy_headers
         self.extra_env = env
         self.proc = None
         self._log = None
@@ -154,18 +161,10 @@ class DaphneServer:
 
     def command(self) -> list[str]:
         """The server's command line (a subclass may serve the same app another way)."""
-        return [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "quickcommerce.asgi:application",
-        ]
+        command = [sys.executable, "-m", "quickcommerce.serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        return [*command, "--proxy-headers"] if self.proxy_headers else command
 
-    def start(self) -> "DaphneServer":
+    def start(self) -> "AppServer":
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             self.command(), cwd=BASE_DIR, env=self.env(), stdout=self._log, stderr=subprocess.STDOUT
@@ -177,7 +176,7 @@ class DaphneServer:
                 if httpx.get(f"{self.url}/healthz", timeout=2).status_code in {200, 503}:
                     return self
             time.sleep(0.1)
-        raise TimeoutError(f"{self.command()[2]} on {self.port} never answered /healthz; see {self.log_path}")
+        raise TimeoutError(f"the app on {self.port} never answered /healthz; see {self.log_path}")
 
     def stop(self, sig=signal.SIGTERM) -> None:
         if self.proc:

@@ -1,5 +1,5 @@
 """Twenty partners accept the same order at the same moment, through the real app
-under daphne: exactly one wins, everyone else is told it is taken."""
+under uvicorn: exactly one wins, everyone else is told it is taken."""
 
 import threading
 from concurrent.futures import ThreadPoolExecutor

@@ -1,4 +1,4 @@
-"""Live updates over real sockets: real daphne, real redis-server, real websocket clients.
+"""Live updates over real sockets: the real app under uvicorn, real redis-server, real websocket clients.
 
 The channel layer is Redis in every test here (as in production); the JSON stream
 is what API clients see, the HTML stream is what the htmx pages swap in.

@@ -1,6 +1,6 @@
 """Stock and idempotency under concurrent requests, through the real app.
 
-The real app runs under daphne on a seeded SQLite file; requests come from real
+The real app runs under uvicorn on a seeded SQLite file; requests come from real
 HTTP clients in threads released together by a barrier, so they really overlap
 in the server. Nothing is sold twice, stock never goes negative, a retried
 order is placed once.
@@ -83,7 +83,7 @@ def order_body(*lines):
 def explain(app, responses):
     """On failure: the statuses and bodies, and the server log (e.g. "database is locked")."""
     summary = [(r.status_code, r.text[:200]) for r in responses]
-    return f"{summary}\n--- daphne log ---\n{app.log()[-4000:]}"
+    return f"{summary}\n--- server log ---\n{app.log()[-4000:]}"
 
 
 # --- tests ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Tried as a person would: a real Chromium (Playwright) against the real app under
-daphne with Redis, as in production.
+uvicorn with Redis, as in production.
 
 Several browser contexts side by side (a customer, two partners, an admin) follow one
 order from the catalog to the doorstep; every screen has to follow along live (no
@@ -299,7 +299,7 @@ def test_a_board_that_lost_its_socket_catches_up_when_it_reconnects(new_context)
     server) and the test cuts it with 1006 (abnormal closure, what a lost connection
     looks like) while the context is offline. Everything after that is real: the htmx ws
     extension retries with backoff, the retries fail while offline, the first one after
-    going back online reaches daphne, and the consumer's snapshot brings the board up to date.
+    going back online reaches the server, and the consumer's snapshot brings the board up to date.
     """
     context = new_context()
     sam = login(context, "sam")

@@ -1,6 +1,7 @@
 """Deployment (issue 8): docker-compose.yml validates, the Dockerfile lints clean,
 the image's entrypoint and health check work, and the real deploy/nginx.conf
-fronts two daphne instances of the real app that share one Redis.
+fronts two instances of the real app that share one Redis, each served as the
+image serves it (``quickcommerce.serve --proxy-headers``: uvicorn).
 
 No Docker engine here: compose is checked with its own `config`, the Dockerfile
 with hadolint, and the pieces the image runs (deploy/entrypoint.sh,
@@ -244,7 +245,7 @@ def test_entrypoint_serves_on_port_and_healthcheck_follows_healthz(collected_sta
     # A production host list without 127.0.0.1: the health check must still get in.
     env = app_env(
         **{**PROD_ENV, "ALLOWED_HOSTS": "shop.example.com"}, **settings_env,
-        PORT=port, DAPHNE_BIND="127.0.0.1", SQLITE_PATH=live_db, REDIS_URL=redis_server.url,
+        PORT=port, BIND_ADDRESS="127.0.0.1", SQLITE_PATH=live_db, REDIS_URL=redis_server.url,
     )  # fmt: skip
     log = tmp_path / "web.log"
     with open(log, "wb") as out:
@@ -337,8 +338,9 @@ def test_nginx_accepts_the_deploy_config(nginx_binary, tmp_path):
 
 @pytest.fixture
 def stack(nginx_binary, collected_static, live_db, redis_server, start_app, tmp_path):
-    """Redis, two production-mode daphne instances on one SQLite file, the static files
-    published by the entrypoint's `migrate`, and nginx in front of both."""
+    """Redis, two production-mode app instances on one SQLite file (client address from
+    nginx's X-Forwarded-For, as in the image), the static files published by the
+    entrypoint's `migrate`, and nginx in front of both."""
     static_root, settings_env = collected_static
     published = tmp_path / "published-static"
     published.mkdir()
@@ -349,8 +351,8 @@ def stack(nginx_binary, collected_static, live_db, redis_server, start_app, tmp_
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, output
 
-    app_a = start_app(redis_url=redis_server.url, **PROD_ENV, **settings_env)
-    app_b = start_app(redis_url=redis_server.url, **PROD_ENV, **settings_env)
+    app_a = start_app(redis_url=redis_server.url, proxy_headers=True, **PROD_ENV, **settings_env)
+    app_b = start_app(redis_url=redis_server.url, proxy_headers=True, **PROD_ENV, **settings_env)
     nginx = Nginx(nginx_binary, tmp_path / "nginx", upstreams=[app_a.port, app_b.port], static_root=published)
     nginx.start()
     yield {"nginx": nginx, "a": app_a, "b": app_b, "static": published}
@@ -434,6 +436,30 @@ def test_through_nginx_pages_static_api_and_limits(stack):
     login_lines = [line for line in log.splitlines() if "/accounts/login/" in line]
     upstreams = {m.group(1) for line in login_lines if (m := re.search(r"upstream=127\.0\.0\.1:(\d+)", line))}
     assert upstreams == {str(stack["a"].port), str(stack["b"].port)}
+
+
+def test_limits_count_the_client_nginx_forwards(nginx_binary, collected_static, redis_server, start_app, tmp_path):
+    """The per-address limits key on the client: nginx believes the X-Forwarded-For of a
+    proxy in front of it (loopback here, like the host nginx of deploy/EC2.md) and
+    forwards the client's address; the app, started with --proxy-headers as in the
+    image, takes it as the peer. Without --proxy-headers every client would be nginx."""
+    _, settings_env = collected_static
+    app = start_app(
+        redis_url=redis_server.url, proxy_headers=True, LOGIN_RATE_PER_IP="2/min", **PROD_ENV, **settings_env
+    )
+    nginx = Nginx(nginx_binary, tmp_path / "nginx", upstreams=[app.port], static_root=tmp_path).start()
+
+    def log_in(client=None) -> int:
+        headers = HTTPS | ({"X-Forwarded-For": client} if client else {})
+        wrong = {"username": "alice", "password": "wrong"}
+        return httpx.post(f"{nginx.url}/api/auth/token/", json=wrong, headers=headers, timeout=10).status_code
+
+    try:
+        assert [log_in("203.0.113.7") for _ in range(3)] == [401, 401, 429]
+        assert log_in("203.0.113.8") == 401  # another client: a budget of its own
+        assert log_in() == 401  # nginx's own peer, 127.0.0.1
+    finally:
+        nginx.stop()
 
 
 async def test_websocket_through_nginx_receives_an_order_placed_on_the_other_instance(stack):

@@ -247,8 +247,8 @@ async def test_malformed_and_oversized_websocket_frames(start_app):
         await ws.send(json.dumps({"type": "ping"}))
         assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"event": "pong"}
 
-        # Over daphne's message limit (1 MiB, autobahn's maxMessagePayloadSize): the server
-        # drops the connection (1009, or without a close frame) instead of buffering it.
+        # Over the server's message limit (1 MiB, quickcommerce.serve): the server drops
+        # the connection (1009, or without a close frame) instead of buffering it.
         await ws.send("x" * (2 * 1024 * 1024))
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)

@@ -3,7 +3,7 @@ address, sign-ups per address, orders per customer, websockets per user.
 
 In-process tests run with the production defaults (LOGIN_RATE_PER_USERNAME 10/min,
 LOGIN_RATE_PER_IP 30/min, ORDER_RATE_PER_CUSTOMER 30/min); the live ones start
-daphne with small limits of their own.
+the app server with small limits of their own.
 """
 
 import asyncio
@@ -127,12 +127,13 @@ async def test_websockets_per_user_are_capped_with_4429(start_app):
         for ws in sockets:
             assert '"snapshot"' in await asyncio.wait_for(ws.recv(), 10)
         async with connect(url, additional_headers=headers) as extra:
-            # daphne drops close reasons: the reason comes as a last message, then 4429.
+            # The reason comes as a last message (API clients), then in the close frame.
             last = json.loads(await asyncio.wait_for(extra.recv(), 10))
             assert last == {"event": "error", "code": 4429, "detail": "Too many open connections for this account."}
             with pytest.raises(ConnectionClosed) as closed:
                 await asyncio.wait_for(extra.recv(), 10)
         assert closed.value.rcvd.code == 4429
+        assert closed.value.rcvd.reason == "Too many open connections for this account."
         # Other users are not affected.
         async with connect(url, additional_headers={"Authorization": f"Bearer {other}"}) as ws:
             assert '"snapshot"' in await asyncio.wait_for(ws.recv(), 10)

@@ -20,6 +20,8 @@ PROD_SECRET = "x" * 20 + "-production-secret-with-enough-entropy-0123456789"
         ({"DEBUG": "false", "SECRET_KEY": "short"}, "SECRET_KEY must be at least 50 characters"),
         ({"CSRF_TRUSTED_ORIGINS": "example.com"}, "CSRF_TRUSTED_ORIGINS entries need a scheme"),
         ({"REDIS_CHANNEL_LAYER": "fast"}, "REDIS_CHANNEL_LAYER must be pubsub or core"),
+        ({"WS_MAX_AGE_SECONDS": "12h"}, "WS_MAX_AGE_SECONDS must be a whole number"),
+        ({"WS_MAX_AGE_SECONDS": "0"}, "WS_MAX_AGE_SECONDS must be at least 1"),
     ],
 )
 def test_malformed_setting_stops_with_one_line_naming_it(env, needle, tmp_path):
