@@ -7,16 +7,19 @@ sends — HTML fragments to browser pages, JSON to API clients. Consumers never
 write to the database.
 """
 
+import asyncio
 import collections
 import contextlib
 import json
 import logging
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from dispatch import events, watchdog
+from dispatch import events, hub, watchdog
+from dispatch.hub import start_eagerly
 
 logger = logging.getLogger(__name__)
 
@@ -25,12 +28,27 @@ UNAVAILABLE = watchdog.UNAVAILABLE  # the channel layer is down; retry later
 SNAPSHOT_LIMIT = 50
 TOO_MANY = 4429  # like HTTP 429: this user already has WS_MAX_CONNECTIONS_PER_USER sockets here
 TOO_MANY_REASON = "Too many open connections for this account."
+RENEW = 1000  # WS_MAX_AGE_SECONDS passed: a normal close; clients reconnect and re-authenticate
 
 # Open sockets per user in this process (the cap is per process: docs/security.md).
 _open_sockets: collections.Counter = collections.Counter()
 
 
 class OrdersConsumer(AsyncWebsocketConsumer):
+    async def __call__(self, scope, receive, send):
+        """Channels' ``AsyncConsumer.__call__``, minus the consumer's own layer channel:
+        events reach this socket through the process's hub (``dispatch.hub``), which
+        calls ``deliver``; only the client's own messages go through ``dispatch``."""
+        self.scope = scope
+        self.base_send = send
+        self.hub = hub.hub()
+        self.joined = set()
+        self.closed = False
+        self.outbox = collections.deque()  # events wait here until the snapshot is out
+        with contextlib.suppress(StopConsumer):
+            while True:
+                await self.dispatch(await receive())
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -43,14 +61,13 @@ class OrdersConsumer(AsyncWebsocketConsumer):
             logger.warning("user %s already has %d sockets: refusing another", user.pk, _open_sockets[user.pk])
             await self.accept()
             if self.scope.get("auth") == "jwt":
-                # daphne drops a close frame's reason, so API clients get it as a last message.
+                # Also as a last message: not every client library shows a close reason.
                 await self.send(text_data=json.dumps({"event": "error", "code": TOO_MANY, "detail": TOO_MANY_REASON}))
             await self.close(code=TOO_MANY, reason=TOO_MANY_REASON)
             return
         _open_sockets[user.pk] += 1
         self.counted = True
         self.as_json = self.scope.get("auth") == "jwt"
-        self.joined = set()
         try:
             for group in await self._groups():
                 await self._join(group)
@@ -62,7 +79,10 @@ class OrdersConsumer(AsyncWebsocketConsumer):
             return
         await self.accept()
         watchdog.watch(self)
+        # No socket outlives WS_MAX_AGE_SECONDS: reconnecting re-checks the session or token.
+        self.expiry = asyncio.get_running_loop().call_later(settings.WS_MAX_AGE_SECONDS, self._expire)
         await self.send_snapshot()
+        await self._flush()  # what arrived while the snapshot was made; stale frames are dropped client-side
 
     async def disconnect(self, code):
         if getattr(self, "counted", False):
@@ -71,9 +91,12 @@ class OrdersConsumer(AsyncWebsocketConsumer):
             if _open_sockets[self.user.pk] <= 0:
                 del _open_sockets[self.user.pk]
         watchdog.unwatch(self)
-        for group in list(getattr(self, "joined", ())):
+        if getattr(self, "expiry", None):
+            self.expiry.cancel()
+        self.closed = True
+        for group in list(self.joined):
             with contextlib.suppress(Exception):  # Redis may be the reason we are closing
-                await self.channel_layer.group_discard(group, self.channel_name)
+                await self.hub.leave(group, self)
         self.joined = set()
 
     async def receive(self, text_data=None, bytes_data=None):
@@ -86,20 +109,45 @@ class OrdersConsumer(AsyncWebsocketConsumer):
             if isinstance(message, dict) and message.get("type") == "ping":
                 await self.send(text_data=json.dumps({"event": "pong"}))
 
-    # --- messages from dispatch.events ------------------------------------------------
+    # --- messages from dispatch.events, handed over by dispatch.hub ------------------
 
-    async def dispatch(self, message):
-        # Layer events never touch the database, so skip Channels' per-message
-        # close_old_connections(): it hops onto the single sync thread for every socket
-        # and serialised fan-out to 1,000 sockets (docs/benchmarks.md: p50 halved).
-        if message["type"] == events.ORDER_MESSAGE:
-            return await self.order_event(message)
+    def deliver(self, message) -> None:
+        """Called by the hub for each message of a group this socket is in; never waits.
+        Sends at once when the server takes the frame at once; otherwise (the snapshot is
+        not out yet, or this socket's previous send is still waiting on a slow client)
+        the message queues behind, so every socket gets its messages in order and no
+        socket holds up another."""
+        if self.closed:
+            return
+        if self.outbox is not None:
+            self.outbox.append(message)
+            return
+        try:
+            pending = start_eagerly(self.handle_event(message))
+        except Exception:
+            logger.debug("socket closed during a delivery", exc_info=True)
+            return
+        if pending is not None:
+            self.outbox = collections.deque()
+            self.catching_up = asyncio.ensure_future(self._flush(pending))
+
+    async def _flush(self, pending=None):
+        """Wait for ``pending`` (a send in flight), then send what queued behind it."""
+        try:
+            if pending is not None:
+                await pending
+            while self.outbox:
+                await self.handle_event(self.outbox.popleft())
+        except Exception:
+            logger.debug("socket closed while catching up", exc_info=True)
+        self.outbox = None
+
+    async def handle_event(self, message):
+        # Layer events never touch the database: no close_old_connections() per socket.
         if message["type"] == events.PARTNER_MESSAGE:
-            return await self.partner_event(message)
-        return await super().dispatch(message)
-
-    async def order_event(self, message):
-        await self._forward(message)
+            await self.partner_event(message)
+        else:
+            await self._forward(message)
 
     async def partner_event(self, message):
         if self.user.is_partner and message.get("partner_id") == str(self.user.pk):
@@ -125,15 +173,18 @@ class OrdersConsumer(AsyncWebsocketConsumer):
 
     # --- helpers ----------------------------------------------------------------------
 
+    def _expire(self):
+        self.closing = asyncio.ensure_future(self.close(code=RENEW))
+
     async def _join(self, group):
-        if group not in self.joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        if group not in self.joined and self.hub is not None:
+            await self.hub.join(group, self)
             self.joined.add(group)
 
     async def _leave(self, group):
         if group in self.joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
             self.joined.discard(group)
+            await self.hub.leave(group, self)
 
     @database_sync_to_async
     def _groups(self):

@@ -89,3 +89,13 @@ async def test_customer_only_receives_its_own_group(customer, other_customer):
     await layer.group_send(events.customer_group(customer), {**message, "json": '{"event": "mine"}'})
     assert json.loads(await ws.receive_from()) == {"event": "mine"}
     await ws.disconnect()
+
+
+async def test_sockets_are_closed_normally_at_their_maximum_age(customer, settings):
+    settings.WS_MAX_AGE_SECONDS = 1
+    ws = communicator(await token_for(customer))
+    await ws.connect()
+    await ws.receive_from()  # the snapshot
+    assert await ws.receive_nothing(timeout=0.5)  # still open before its time
+    closed = await ws.receive_output(timeout=3)
+    assert closed == {"type": "websocket.close", "code": 1000, "reason": ""} or closed["code"] == 1000
