@@ -73,6 +73,18 @@ class LogoutApi(APIView):
         return Response({"detail": "Logged out."})
 
 
+class MeApi(APIView):
+    """Who the token (or session) belongs to: a client learns its role after signing in."""
+
+    @extend_schema(
+        tags=["auth"],
+        summary="The signed-in user",
+        responses={200: UserOutputSerializer, 401: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        return Response(UserOutputSerializer(request.user).data)
+
+
 class RegisterApi(ThrottleMessageMixin, APIView):
     permission_classes = [AllowAny]
     authentication_classes = []

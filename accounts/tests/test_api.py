@@ -99,3 +99,23 @@ def test_schema_and_docs_are_served_locally(client):
     assert "swagger-ui" in html
     assert "cdn.jsdelivr" not in html and "unpkg" not in html
     assert "/static/drf_spectacular_sidecar/" in html
+
+
+def test_me_answers_who_the_token_belongs_to(client, make_user):
+    partner = make_user("partner", username="rita")
+    make_user("customer", username="carl")
+    access = client.post(
+        TOKEN, {"username": "rita", "password": "a-long-passphrase"}, content_type="application/json"
+    ).json()["access"]
+    response = client.get("/api/auth/me/", HTTP_AUTHORIZATION=f"Bearer {access}")
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": str(partner.pk),
+        "username": "rita",
+        "role": "partner",
+        "email": partner.email,
+        "phone": partner.phone,
+        "first_name": partner.first_name,
+    }
+    assert client.get("/api/auth/me/").status_code == 401
+    assert client.get("/api/auth/me/", HTTP_AUTHORIZATION="Bearer not-a-token").status_code == 401

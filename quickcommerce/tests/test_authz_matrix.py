@@ -80,6 +80,7 @@ CASES = [
     ("api-token", "post", None, {}, PUBLIC),
     ("api-token-refresh", "post", None, {}, PUBLIC),
     ("api-logout", "post", None, {}, PUBLIC),
+    ("api-me", "get", None, None, by_role(anon=LOGIN, customer=OK, partner=OK, admin=OK)),
     ("api-products", "get", None, None, PUBLIC),
     ("api-schema", "get", None, None, PUBLIC),
     ("api-docs", "get", None, None, PUBLIC),
