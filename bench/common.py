@@ -1,6 +1,6 @@
 """Shared pieces of the benchmarks: statistics, real services, a small async API client.
 
-The processes (redis-server, daphne) come from ``quickcommerce.testing`` — the same
+The processes (redis-server, the app server) come from ``quickcommerce.testing`` — the same
 classes the live tests use — so a benchmark runs exactly what the tests run: a
 real app on a copy of a migrated and seeded SQLite file, on free loopback ports,
 never touching a Redis on 6379.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from quickcommerce.testing import BASE_DIR, DaphneServer, RedisServer, app_env, manage
+from quickcommerce.testing import BASE_DIR, AppServer, RedisServer, app_env, manage
 
 NODE_DIR = BASE_DIR / "bench" / "node"
 RESULTS_DIR = BASE_DIR / "bench" / "results"
@@ -154,48 +154,15 @@ def bench_env(**extra) -> dict:
     return env
 
 
-ASGI_APP = "quickcommerce.asgi:application"
-
-
-class CommandServer(DaphneServer):
-    """``DaphneServer`` (its env, ports, log, /healthz wait and stop) serving the same ASGI
-    app with another command: ``command_for(port)`` returns the argv."""
-
-    def __init__(self, *, command, **kw):
-        super().__init__(**kw)
-        self.command_for = command
-
-    def command(self) -> list[str]:
-        return self.command_for(self.port)
-
-
-def uvicorn_command(port: int) -> list[str]:
-    """The app under uvicorn: websockets' protocol implementation on asyncio's own loop and
-    transports (not uvloop), one process, as daphne runs it."""
-    return [
-        python_executable(), "-m", "uvicorn", ASGI_APP, "--host", "127.0.0.1", "--port", str(port),
-        "--ws", "websockets", "--loop", "asyncio", "--http", "h11", "--lifespan", "off",
-        "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-
-
-SERVERS = {"daphne": None, "uvicorn": uvicorn_command}
-
-
-def app_server(server: str, **kw) -> DaphneServer:
-    command = SERVERS[server]
-    return DaphneServer(**kw) if command is None else CommandServer(command=command, **kw)
-
-
 class Services:
-    """redis-server + the app (daphne, or ``server="uvicorn"``) on a fresh copy of the template
-    database; use as a context manager."""
+    """redis-server + the app (``AppServer``: ``python -m quickcommerce.serve``, as ``make run``,
+    the image and the tests start it) on a fresh copy of the template database; use as a
+    context manager."""
 
-    def __init__(self, workdir: Path, template: Path, name: str, *, server: str = "daphne", **env):
+    def __init__(self, workdir: Path, template: Path, name: str, **env):
         self.workdir = workdir / name
         self.template = template
         self.name = name
-        self.server = server
         self.env = bench_env(**env)
         self.redis = None
         self.app = None
@@ -206,12 +173,11 @@ class Services:
         shutil.copy(self.template, self.db_path)
         try:
             self.redis = RedisServer(redis_binary(), self.workdir / "redis").start()
-            # DaphneServer's env() drops DEBUG from the parent environment; pass ours explicitly.
-            self.app = app_server(
-                self.server,
+            # AppServer's env() drops DEBUG from the parent environment; pass ours explicitly.
+            self.app = AppServer(
                 db_path=self.db_path,
                 redis_url=self.redis.url,
-                log_path=self.workdir / f"{self.server}.log",
+                log_path=self.workdir / "app.log",
                 **self.env,
             ).start()
         except BaseException:
@@ -228,11 +194,10 @@ class Services:
     @contextlib.contextmanager
     def second_instance(self):
         """Another app server on the same database and Redis (a two-instance deployment)."""
-        server = app_server(
-            self.server,
+        server = AppServer(
             db_path=self.db_path,
             redis_url=self.redis.url,
-            log_path=self.workdir / f"{self.server}-2.log",
+            log_path=self.workdir / "app-2.log",
             **self.env,
         ).start()
         try:

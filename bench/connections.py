@@ -1,13 +1,13 @@
-"""Connections held: idle authenticated sockets on one daphne process.
+"""Connections held: idle authenticated sockets on one app process.
 
 Sockets of one online partner (JWT in the ``Authorization`` header) are opened in
 steps (concurrently, ``CONCURRENCY`` at a time) and left idle; at each step the
-daphne process's resident memory (``VmRSS`` in /proc/<pid>/status) is read, and a
+app process's resident memory (``VmRSS`` in /proc/<pid>/status) is read, and a
 few events are sent one at a time to all of them (the producer's ``group_send`` to
 ``partners``), timing each to every socket. Stops after the step whose fan-out p95
 passes ``P95_LIMIT_MS`` or at the last step. Baseline: the bare websockets relay
 (baseline (a)) holding the same sockets, measured the same way. The open-file limit
-is raised in the benchmark process (daphne and the Node client inherit it).
+is raised in the benchmark process (the app and the Node client inherit it).
 """
 
 import asyncio
@@ -19,7 +19,7 @@ from bench.live import listener, producer, single_events
 
 P95_LIMIT_MS = 1000.0
 CONCURRENCY = 100
-LABELS = {"app": "our app (one daphne)", "websockets": "baseline (a): bare websockets relay"}
+LABELS = {"app": "our app (one process)", "websockets": "baseline (a): bare websockets relay"}
 
 
 async def run_system(system, *, workdir: Path, template: Path, steps, events: int, payload: Path) -> dict:
@@ -32,8 +32,8 @@ async def run_system(system, *, workdir: Path, template: Path, steps, events: in
             else {"redis_url": running.redis_url, "channel": running.channel}
         )
         async with (
-            listener(running.kind, running.url, token=running.token, concurrency=CONCURRENCY,
-                     log_path=workdir / f"conn-{system}-listen.log") as lst,
+            listener(running.kind, running.url, token=running.token, first_message=running.first_message,
+                     concurrency=CONCURRENCY, log_path=workdir / f"conn-{system}-listen.log") as lst,
             producer(payload_file=payload, log_path=workdir / f"conn-{system}-producer.log", **prod_kw) as prod,
         ):  # fmt: skip
             # Warm up: one socket and one event, so the idle RSS includes the loaded app.

@@ -1,48 +1,43 @@
 """Fan-out latency: one event, N websocket clients, how long until every client has it.
 
-Three clocks, all in the client process: from the trigger's start (the order's POST,
-or the baseline's PUBLISH), from its answer (the 201, or PUBLISH's reply: "ack"),
-and from the moment our own Redis subscriber sees the event pass through Redis
-("hand-off", see HandoffWatcher) — the one clock that means the same thing for all
-four systems, so the ratios use it.
+Three clocks (wall clocks: this process's and the Node client's): from the trigger's
+start (the order's POST, or the baseline's PUBLISH), from its answer (the 201, or
+PUBLISH's reply: "ack"), and from the moment our own Redis subscriber sees the event
+pass through Redis ("hand-off": a subscriber in a Node process of its own, bench/node/watch.js,
+on the PUBLISH to the
+pub/sub layer's group channel or the baselines' channel, or the core layer's ZADD seen
+through keyspace notifications) — the one clock that means the same thing for all four
+systems, so the ratios use it.
 
 Systems, each on its own fresh redis-server:
 
-- ``pubsub`` / ``core``: the real app under daphne with ``REDIS_CHANNEL_LAYER=pubsub``
-  (channels_redis.pubsub.RedisPubSubChannelLayer) or ``=core``
-  (channels_redis.core.RedisChannelLayer), daphne restarted per layer. N sockets of one
-  partner (JWT in the ``Authorization`` header, online), one order placed through
-  ``POST /api/orders/``; the clock runs from the request's start and from its 201
-  response to the order's ``new_order`` at each socket.
-- ``uvicorn-pubsub`` (optional, not in the default set): the same app, env and pub/sub
-  layer as ``pubsub``, served by uvicorn (``--ws websockets``, asyncio's own loop and
-  transports) instead of daphne/Twisted — does the server's per-socket write path matter?
+- ``pubsub`` / ``core``: the real app (``python -m quickcommerce.serve``) with
+  ``REDIS_CHANNEL_LAYER=pubsub`` (channels_redis.pubsub.RedisPubSubChannelLayer) or
+  ``=core`` (channels_redis.core.RedisChannelLayer), restarted per layer. N sockets of
+  one partner (JWT in the ``Authorization`` header, online), each counted once its
+  snapshot has arrived; one order placed through ``POST /api/orders/``; the clock runs
+  from the request's start and from its 201 response to the order's ``new_order`` at
+  each socket.
 - ``websockets``: baseline (a), bench/baseline_ws.py — a bare websockets server
-  relaying a Redis pub/sub channel; triggered by a PUBLISH from the client side,
-  timed from before the PUBLISH and from its reply.
+  relaying a Redis pub/sub channel; triggered by a PUBLISH from here.
 - ``socketio``: baseline (b), bench/node/server.js — Socket.io with the Redis adapter
-  doing the same relay, measured by bench/node/client.js (N socket.io-client
-  connections in one Node process) the same way.
+  doing the same relay, triggered the same way.
 
-The Python clients (N up to 1000) all live in this one asyncio process, as do the
-HTTP client and the PUBLISH; on a 2-core machine they compete with the servers for
-CPU, so the tail (p95, max) includes the client's own time to drain N sockets.
-The baselines relay the very JSON text a partner socket received for a real order,
-so message sizes match.
+Every system is read by the same client: N sockets in one Node process
+(bench/node/listen.js: ``ws``, or socket.io-client for (b)). On a 2-core machine it
+competes with the servers for CPU, so the tail (p95, max) includes the client's own
+time to drain N sockets — the same client for all four. The baselines relay the very
+JSON text a partner socket received for a real order, so message sizes match.
 """
 
 import asyncio
-import contextlib
 import json
-import subprocess
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import redis.asyncio as aioredis
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
+from bench import systems
 from bench.common import (
     NODE_DIR,
     Api,
@@ -52,226 +47,107 @@ from bench.common import (
     expect,
     latency_stats,
     node_binary,
-    python_executable,
-    redis_binary,
     say,
     spread,
 )
-from quickcommerce.testing import BASE_DIR, RedisServer, free_port, wait_for_port
+from bench.live import SYNTHETIC_EVENT, LineProcess, listener
 
 SYSTEMS = ("pubsub", "core", "websockets", "socketio")  # the default set (`make bench`)
-ALL_SYSTEMS = ("pubsub", "uvicorn-pubsub", "core", "websockets", "socketio")  # table order
-# The app's systems: system -> (REDIS_CHANNEL_LAYER, server from bench.common.SERVERS).
-APP_SYSTEMS = {"pubsub": ("pubsub", "daphne"), "uvicorn-pubsub": ("pubsub", "uvicorn"), "core": ("core", "daphne")}
+ALL_SYSTEMS = SYSTEMS  # table order
+# The app's systems: system -> REDIS_CHANNEL_LAYER.
+APP_SYSTEMS = {"pubsub": "pubsub", "core": "core"}
 LABELS = {
     "pubsub": "Channels + RedisPubSubChannelLayer",
-    "uvicorn-pubsub": "Channels + RedisPubSubChannelLayer under uvicorn",
     "core": "Channels + RedisChannelLayer (core)",
     "websockets": "baseline (a): bare websockets relay",
     "socketio": "baseline (b): Node Socket.io + redis-adapter",
 }
-CHANNEL = "bench:fanout"
 CONNECT_CONCURRENCY = 50
 ARRIVAL_TIMEOUT = 30.0
 PAUSE_BETWEEN_EVENTS = 0.1
 
-# Used only when no real new_order message was captured (e.g. --fanout-systems without a
-# Channels layer); the shape and size of a one-line order as a partner sees it.
-SYNTHETIC_EVENT = {
-    "event": "new_order",
-    "ref": "",
-    "version": 1,
-    "order": {
-        "ref": "",
-        "status": "placed",
-        "status_display": "Placed",
-        "version": 1,
-        "items": [
-            {"product": "1", "name": "Bananas", "unit_price": "1.49", "quantity": 1, "line_total": "1.49"},
-        ],
-        "item_count": 1,
-        "subtotal": "1.49",
-        "delivery_fee": "2.50",
-        "total": "3.99",
-        "area": "Marylebone",
-        "note": "",
-        "created_at": "2025-01-01T12:00:00.000000Z",
-        "accepted_at": None,
-        "picked_up_at": None,
-        "out_for_delivery_at": None,
-        "delivered_at": None,
-        "cancelled_at": None,
-        "partner": None,
-        "events": [{"status": "placed", "at": "2025-01-01T12:00:00.000000Z", "actor": "customer", "note": ""}],
-    },
-}
+# --- the clients ---------------------------------------------------------------------------------
 
 
-# --- the Python clients ------------------------------------------------------------------------------
+class Clients:
+    """N sockets in one Node process (bench/node/listen.js), the same client for every
+    system; it notes each socket's arrival time (wall clock) of each ``new_order`` ref."""
 
-
-class Receivers:
-    """Arrival times (time.perf_counter) of each ``new_order`` ref at each of N sockets.
-
-    A socket the server closed can never deliver, so an event is complete once every
-    socket still open has it (the closed ones are reported as dropped).
-    """
-
-    def __init__(self, n: int):
+    def __init__(self, kind: str, url: str, n: int, *, log_path: Path, token: str = "", first_message=False):
         self.n = n
-        self.arrivals: dict[str, dict[int, float]] = defaultdict(dict)
-        self.complete: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
-        self.closed: set[int] = set()
+        self.process = listener(
+            kind, url, token=token, log_path=log_path, concurrency=CONNECT_CONCURRENCY, first_message=first_message
+        )
+        self.connect_seconds = None
         self.sample: str | None = None
 
-    def _check(self, ref: str) -> None:
-        if len(self.arrivals[ref]) >= self.n - len(self.closed):
-            self.complete[ref].set()
-
-    def record(self, ref: str, index: int, at: float, text: str) -> None:
-        self.arrivals[ref].setdefault(index, at)
-        if self.sample is None:
-            self.sample = text
-        self._check(ref)
-
-    def socket_closed(self, index: int) -> None:
-        self.closed.add(index)
-        for ref in list(self.arrivals):
-            self._check(ref)
-
-    async def wait(self, ref: str, timeout: float) -> dict[int, float]:
-        self._check(ref)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.complete[ref].wait(), timeout)
-        self.complete.pop(ref, None)
-        return self.arrivals.pop(ref, {})
-
-
-async def _read(ws, index: int, receivers: Receivers) -> None:
-    try:
-        async for text in ws:
-            at = time.perf_counter()
-            message = json.loads(text)
-            if message.get("event") == "new_order":
-                receivers.record(message["ref"], index, at, text)
-    except ConnectionClosed:
-        pass
-    finally:
-        receivers.socket_closed(index)
-
-
-class PythonClients:
-    """N websockets clients in this process, each with a reader task."""
-
-    def __init__(self, url: str, n: int, *, headers: dict | None = None, snapshot_first: bool = False):
-        self.url = url
-        self.n = n
-        self.headers = headers
-        self.snapshot_first = snapshot_first
-        self.sockets = []
-        self.tasks = []
-        self.receivers = Receivers(n)
-        self.connect_seconds = None
-
-    async def __aenter__(self) -> "PythonClients":
-        started = time.monotonic()
-        limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
-
-        async def open_one(index):
-            async with limit:
-                ws = await connect(
-                    self.url,
-                    additional_headers=self.headers,
-                    compression=None,
-                    ping_interval=None,
-                    open_timeout=120,
-                    close_timeout=5,
-                    max_queue=None,
-                )
-                self.sockets.append(ws)
-                if self.snapshot_first:
-                    first = json.loads(await asyncio.wait_for(ws.recv(), 120))
-                    if first.get("event") != "snapshot":
-                        raise BenchError(f"first message was not the snapshot: {str(first)[:200]}")
-                self.tasks.append(asyncio.create_task(_read(ws, index, self.receivers)))
-
+    async def __aenter__(self) -> "Clients":
+        await self.process.__aenter__()
         try:
-            await asyncio.gather(*(open_one(i) for i in range(self.n)))
+            added = await self.process.ask(f"add {self.n}")
+            if added["open"] < self.n:
+                raise BenchError(f"only {added['open']} of {self.n} sockets opened: {added.get('error')}")
         except BaseException:
-            await self.__aexit__(None, None, None)
+            await self.process.__aexit__(None, None, None)
             raise
-        self.connect_seconds = time.monotonic() - started
+        self.connect_seconds = added["connect_s"]
         return self
+
+    async def arrivals(self, ref: str, timeout: float) -> dict:
+        """Wait until every open socket has ``ref`` (or the timeout): arrival times in seconds."""
+        got = await self.process.ask(f"arrivals {ref} {int(timeout * 1000)}", timeout=timeout + 30)
+        if self.sample is None and got.get("sample"):
+            self.sample = got["sample"]
+        return {**got, "times": [t / 1000 for t in got["times"]]}
 
     async def __aexit__(self, *exc) -> None:
-        await asyncio.gather(*(ws.close() for ws in self.sockets), return_exceptions=True)
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.process.__aexit__(*exc)
 
 
-class HandoffWatcher:
-    """When did the event pass through Redis? A subscriber of our own on the same Redis.
+class Watcher:
+    """The hand-off clock: bench/node/watch.js, a Redis subscriber in a process of its own,
+    noting when each event passes through Redis (a PUBLISH on ``channel``, or with
+    ``channel=None`` the core layer's ZADD). Wall-clock seconds in ``times``."""
 
-    - a plain channel (the baselines' relay channel; the pub/sub layer's group channel
-      ``asgi__group__partners``): the moment the PUBLISH is delivered to subscribers;
-    - the core layer has no pub/sub: it ZADDs the message to the daphne process's
-      channel key (``asgispecific.<id>!``), so we turn on keyspace notifications for
-      sorted sets and watch for that ``zadd``.
-
-    This clock is the same for all four systems: from the message leaving the
-    publisher (the app's ``group_send`` or the client's PUBLISH) to each socket.
-    """
-
-    def __init__(self, redis_url: str, *, channel: str | None = None, core_layer: bool = False):
-        self.redis_url = redis_url
-        self.channel = channel
-        self.core_layer = core_layer
+    def __init__(self, redis_url: str, channel: str | None, *, log_path: Path):
+        cmd = [node_binary(), "watch.js", "--redis", redis_url]
+        cmd += ["--channel", channel] if channel else ["--core"]
+        self.process = LineProcess(cmd, cwd=NODE_DIR, log_path=log_path, name="hand-off watcher")
         self.times: list[float] = []
 
-    async def __aenter__(self) -> "HandoffWatcher":
-        self.connection = aioredis.Redis.from_url(self.redis_url)
-        self.pubsub = self.connection.pubsub(ignore_subscribe_messages=True)
-        if self.core_layer:
-            await self.connection.config_set("notify-keyspace-events", "Kz")
-            await self.pubsub.psubscribe("__keyspace@0__:asgispecific.*")
-        else:
-            await self.pubsub.subscribe(self.channel)
-        self.task = asyncio.create_task(self._listen())
+    async def __aenter__(self) -> "Watcher":
+        await self.process.__aenter__()
+        self.task = asyncio.create_task(self._read())
         return self
 
-    async def _listen(self) -> None:
-        async for message in self.pubsub.listen():
-            at = time.perf_counter()
-            if message["type"] == "message" or (
-                message["type"] == "pmessage" and message["data"] == b"zadd" and message["channel"].endswith(b"!")
-            ):
-                self.times.append(at)
+    async def _read(self) -> None:
+        while line := await self.process.proc.stdout.readline():
+            self.times.append(json.loads(line)["t"] / 1000)
 
-    async def wait_first_after(self, start: float, timeout: float = 1.0) -> float | None:
-        deadline = time.perf_counter() + timeout
+    async def first_after(self, start: float, timeout: float = 1.0) -> float | None:
+        deadline = time.time() + timeout
         while True:
             found = next((t for t in self.times if t >= start), None)
-            if found is not None or time.perf_counter() > deadline:
+            if found is not None or time.time() > deadline:
                 return found
             await asyncio.sleep(0.005)
 
     async def __aexit__(self, *exc) -> None:
         self.task.cancel()
         await asyncio.gather(self.task, return_exceptions=True)
-        await self.pubsub.aclose()
-        await self.connection.aclose()
+        await self.process.__aexit__(*exc)
 
 
-async def measure(clients: PythonClients, watcher: HandoffWatcher, trigger, *, repeats: int, warmup: int):
-    """Fire ``warmup + repeats`` events one at a time; each waits for every socket (or the timeout)."""
+async def measure(clients: Clients, watcher: Watcher, trigger, *, repeats: int, warmup: int):
+    """Fire ``warmup + repeats`` events one at a time; each waits for every socket (or the timeout).
+    All clocks are wall clocks (``time.time()`` here, the same clock in the Node client)."""
     results = []
     for i in range(warmup + repeats):
         ref, start, ack = await trigger(i)
-        got = await clients.receivers.wait(ref, ARRIVAL_TIMEOUT)
-        handoff = await watcher.wait_first_after(start)
+        got = await clients.arrivals(ref, ARRIVAL_TIMEOUT)
+        handoff = await watcher.first_after(start)
         if i >= warmup:
-            arrivals = list(got.values())
+            arrivals = got["times"]
             results.append(
                 repeat_result(
                     [(t - start) * 1000 for t in arrivals],
@@ -279,8 +155,9 @@ async def measure(clients: PythonClients, watcher: HandoffWatcher, trigger, *, r
                     [(t - handoff) * 1000 for t in arrivals] if handoff is not None else [],
                     trigger_ms=(ack - start) * 1000,
                     handoff_ms=(handoff - start) * 1000 if handoff is not None else None,
-                    missing=clients.n - len(got),
-                    dropped=len(clients.receivers.closed),
+                    missing=clients.n - len(arrivals),
+                    dropped=got["closed_by_server"],
+                    duplicates=got["duplicates"],
                 )
             )
         watcher.times.clear()
@@ -289,7 +166,15 @@ async def measure(clients: PythonClients, watcher: HandoffWatcher, trigger, *, r
 
 
 def repeat_result(
-    from_start_ms, from_ack_ms, from_handoff_ms, *, trigger_ms, handoff_ms, missing: int, dropped: int = 0
+    from_start_ms,
+    from_ack_ms,
+    from_handoff_ms,
+    *,
+    trigger_ms,
+    handoff_ms,
+    missing: int,
+    dropped: int = 0,
+    duplicates: int = 0,
 ) -> dict:
     if missing:
         say(
@@ -298,6 +183,8 @@ def repeat_result(
         )
     if not from_handoff_ms:
         say("    WARNING: the Redis hand-off of this event was not seen")
+    if duplicates:
+        say(f"    WARNING: {duplicates} socket(s) got the event twice")
     return {
         "from_start": latency_stats(from_start_ms),
         "from_ack": latency_stats(from_ack_ms),
@@ -306,6 +193,7 @@ def repeat_result(
         "handoff_ms": handoff_ms,
         "missing": missing,
         "dropped": dropped,
+        "duplicates": duplicates,
     }
 
 
@@ -319,17 +207,16 @@ def _describe(n: int, repeats: list[dict]) -> str:
     )
 
 
-# --- the app under daphne, per channel layer -----------------------------------------------------------
+# --- the app, per channel layer -----------------------------------------------------------------------
 
 
 async def run_channels(system: str, *, workdir: Path, template: Path, ns, repeats: int, warmup: int) -> dict:
-    layer, server = APP_SYSTEMS[system]
-    out = {"label": LABELS[system], "server": server, "by_n": {}}
+    layer = APP_SYSTEMS[system]
+    out = {"label": LABELS[system], "by_n": {}}
     with Services(
         workdir,
         template,
         f"fanout-{system}",
-        server=server,
         REDIS_CHANNEL_LAYER=layer,
         PARTNER_MAX_ACTIVE_ORDERS=100000,
     ) as services:
@@ -346,25 +233,29 @@ async def run_channels(system: str, *, workdir: Path, template: Path, ns, repeat
                 placed = []
 
                 async def place(_i):
-                    start = time.perf_counter()
+                    start = time.time()
                     response = await api.http.post("/api/orders/", json=body, headers=headers)
-                    ack = time.perf_counter()
+                    ack = time.time()
                     expect(response, 201, "place order")
                     ref = response.json()["ref"]
                     placed.append(ref)  # noqa: B023
                     return ref, start, ack
 
-                watcher = HandoffWatcher(
-                    services.redis.url, channel="asgi__group__partners", core_layer=layer == "core"
-                )
+                # The pub/sub layer PUBLISHes on the group's channel; the core layer ZADDs.
+                channel = "asgi__group__partners" if layer == "pubsub" else None
                 async with (
-                    PythonClients(
-                        f"{app.ws_url}/ws/orders/", n, headers=api.bearer(partner), snapshot_first=True
+                    Clients(
+                        "ws",
+                        f"{app.ws_url}/ws/orders/",
+                        n,
+                        token=partner,
+                        first_message=True,
+                        log_path=services.workdir / f"clients-{n}.log",
                     ) as clients,
-                    watcher,
+                    Watcher(services.redis.url, channel, log_path=services.workdir / f"watch-{n}.log") as watcher,
                 ):
                     runs = await measure(clients, watcher, place, repeats=repeats, warmup=warmup)
-                    sample = clients.receivers.sample
+                    sample = clients.sample
                 out["by_n"][str(n)] = {"connect_s": clients.connect_seconds, "repeats": runs}
                 if sample and "sample_event" not in out:
                     out["sample_event"] = sample
@@ -382,24 +273,6 @@ async def run_channels(system: str, *, workdir: Path, template: Path, ns, repeat
 # --- the baselines ------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _process(cmd, *, cwd: Path, log_path: Path, port: int):
-    log = open(log_path, "ab")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for_port(port, timeout=30, proc=proc)
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-        log.close()
-
-
 def event_payload(ref: str, template: dict) -> str:
     event = {**template, "ref": ref}
     if isinstance(event.get("order"), dict):
@@ -407,84 +280,32 @@ def event_payload(ref: str, template: dict) -> str:
     return json.dumps(event)
 
 
-async def run_websockets(*, workdir: Path, ns, repeats: int, warmup: int, template: dict) -> dict:
-    out = {"label": LABELS["websockets"], "by_n": {}}
-    base = workdir / "fanout-websockets"
-    base.mkdir(parents=True, exist_ok=True)
-    redis_server = RedisServer(redis_binary(), base / "redis").start()
-    port = free_port()
-    cmd = [python_executable(), "-m", "bench.baseline_ws", "--port", str(port), "--redis", redis_server.url]
-    try:
-        with _process([*cmd, "--channel", CHANNEL], cwd=BASE_DIR, log_path=base / "server.log", port=port):
-            publisher = aioredis.Redis.from_url(redis_server.url)
-            try:
-                for n in ns:
-
-                    async def publish(i):
-                        ref = f"bench-{n}-{i}"  # noqa: B023
-                        payload = event_payload(ref, template)
-                        start = time.perf_counter()
-                        await publisher.publish(CHANNEL, payload)
-                        return ref, start, time.perf_counter()
-
-                    async with (
-                        PythonClients(f"ws://127.0.0.1:{port}/", n) as clients,
-                        HandoffWatcher(redis_server.url, channel=CHANNEL) as watcher,
-                    ):
-                        runs = await measure(clients, watcher, publish, repeats=repeats, warmup=warmup)
-                    out["by_n"][str(n)] = {"connect_s": clients.connect_seconds, "repeats": runs}
-                    say(f"  websockets {_describe(n, runs)}; connect {clients.connect_seconds:.1f}s")
-            finally:
-                await publisher.aclose()
-    finally:
-        redis_server.stop()
-    return out
-
-
-async def run_socketio(*, workdir: Path, ns, repeats: int, warmup: int, template: dict) -> dict:
-    node = node_binary()
-    out = {"label": LABELS["socketio"], "by_n": {}}
-    base = workdir / "fanout-socketio"
-    base.mkdir(parents=True, exist_ok=True)
-    payload_file = base / "payload.json"
-    payload_file.write_text(event_payload("", template))
-    redis_server = RedisServer(redis_binary(), base / "redis").start()
-    port = free_port()
-    server_cmd = [node, "server.js", "--port", str(port), "--redis", redis_server.url, "--channel", CHANNEL]
-    try:
-        with _process(server_cmd, cwd=NODE_DIR, log_path=base / "server.log", port=port):
+async def run_relay(system: str, *, workdir: Path, ns, repeats: int, warmup: int, template: dict) -> dict:
+    """Baseline (a) or (b): the relay (bench.systems), a PUBLISH from here per event."""
+    out = {"label": LABELS[system], "by_n": {}}
+    async with systems.start(system, workdir, None, f"fanout-{system}") as running:
+        publisher = aioredis.Redis.from_url(running.redis_url)
+        try:
             for n in ns:
-                client_cmd = [node, "client.js", "--url", f"http://127.0.0.1:{port}", "--redis", redis_server.url]
-                client_cmd += ["--channel", CHANNEL, "--clients", str(n), "--repeats", str(repeats)]
-                client_cmd += ["--warmup", str(warmup), "--payload-file", str(payload_file)]
-                client_cmd += ["--timeout-ms", str(int(ARRIVAL_TIMEOUT * 1000))]
-                proc = await asyncio.create_subprocess_exec(
-                    *client_cmd, cwd=NODE_DIR, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-                )
-                try:
-                    stdout, stderr = await asyncio.wait_for(proc.communicate(), timeout=300)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
-                    raise BenchError(f"node client.js (N={n}) did not finish in 300s") from None
-                if proc.returncode != 0:
-                    raise BenchError(f"node client.js (N={n}) failed: {stderr.decode()[-800:]}")
-                raw = json.loads(stdout.decode().strip().splitlines()[-1])
-                runs = [
-                    repeat_result(
-                        r["from_start_ms"],
-                        r["from_ack_ms"],
-                        r["from_handoff_ms"],
-                        trigger_ms=r["trigger_ms"],
-                        handoff_ms=r["handoff_ms"],
-                        missing=r["missing"],
-                    )
-                    for r in raw["repeats"]
-                ]
-                out["by_n"][str(n)] = {"connect_s": raw["connect_s"], "repeats": runs}
-                say(f"  socketio {_describe(n, runs)}; connect {raw['connect_s']:.1f}s")
-    finally:
-        redis_server.stop()
+
+                async def publish(i):
+                    ref = f"bench-{n}-{i}"  # noqa: B023
+                    payload = event_payload(ref, template)
+                    start = time.time()
+                    await publisher.publish(running.channel, payload)
+                    return ref, start, time.time()
+
+                async with (
+                    Clients(running.kind, running.url, n, log_path=workdir / f"fanout-{system}-{n}.log") as clients,
+                    Watcher(
+                        running.redis_url, running.channel, log_path=workdir / f"watch-{system}-{n}.log"
+                    ) as watcher,
+                ):
+                    runs = await measure(clients, watcher, publish, repeats=repeats, warmup=warmup)
+                out["by_n"][str(n)] = {"connect_s": clients.connect_seconds, "repeats": runs}
+                say(f"  {system} {_describe(n, runs)}; connect {clients.connect_seconds:.1f}s")
+        finally:
+            await publisher.aclose()
     return out
 
 
@@ -495,8 +316,8 @@ async def run(*, workdir: Path, template: Path | None, ns, repeats: int, warmup:
     section = {"ns": list(ns), "repeats": repeats, "warmup": warmup, "systems": {}}
     event_template = None
     for system in [s for s in APP_SYSTEMS if s in systems]:
-        layer, server = APP_SYSTEMS[system]
-        say(f"fan-out: Channels, REDIS_CHANNEL_LAYER={layer}, {server}")
+        layer = APP_SYSTEMS[system]
+        say(f"fan-out: Channels, REDIS_CHANNEL_LAYER={layer}")
         result = await run_channels(system, workdir=workdir, template=template, ns=ns, repeats=repeats, warmup=warmup)
         section["systems"][system] = result
         if event_template is None and result.get("sample_event"):
@@ -504,14 +325,10 @@ async def run(*, workdir: Path, template: Path | None, ns, repeats: int, warmup:
     section["payload"] = "a real new_order message" if event_template else "a synthetic order of the same shape"
     event_template = event_template or SYNTHETIC_EVENT
     section["payload_bytes"] = len(event_payload("X" * 8, event_template).encode())
-    if "websockets" in systems:
-        say("fan-out: baseline (a), bare websockets relay")
-        section["systems"]["websockets"] = await run_websockets(
-            workdir=workdir, ns=ns, repeats=repeats, warmup=warmup, template=event_template
-        )
-    if "socketio" in systems:
-        say("fan-out: baseline (b), Node Socket.io + redis-adapter")
-        section["systems"]["socketio"] = await run_socketio(
-            workdir=workdir, ns=ns, repeats=repeats, warmup=warmup, template=event_template
-        )
+    for system in ("websockets", "socketio"):
+        if system in systems:
+            say(f"fan-out: {LABELS[system]}")
+            section["systems"][system] = await run_relay(
+                system, workdir=workdir, ns=ns, repeats=repeats, warmup=warmup, template=event_template
+            )
     return section

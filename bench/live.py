@@ -19,10 +19,40 @@ import json
 from pathlib import Path
 
 from bench.common import NODE_DIR, BenchError, latency_stats, node_binary, python_executable, spread
-from bench.fanout import SYNTHETIC_EVENT
 from quickcommerce.testing import BASE_DIR
 
 STREAM_LIMIT = 1 << 26
+
+# Used only when no real new_order message was captured (e.g. --fanout-systems without a
+# Channels layer); the shape and size of a one-line order as a partner sees it.
+SYNTHETIC_EVENT = {
+    "event": "new_order",
+    "ref": "",
+    "version": 1,
+    "order": {
+        "ref": "",
+        "status": "placed",
+        "status_display": "Placed",
+        "version": 1,
+        "items": [
+            {"product": "1", "name": "Bananas", "unit_price": "1.49", "quantity": 1, "line_total": "1.49"},
+        ],
+        "item_count": 1,
+        "subtotal": "1.49",
+        "delivery_fee": "2.50",
+        "total": "3.99",
+        "area": "Marylebone",
+        "note": "",
+        "created_at": "2025-01-01T12:00:00.000000Z",
+        "accepted_at": None,
+        "picked_up_at": None,
+        "out_for_delivery_at": None,
+        "delivered_at": None,
+        "cancelled_at": None,
+        "partner": None,
+        "events": [{"status": "placed", "at": "2025-01-01T12:00:00.000000Z", "actor": "customer", "note": ""}],
+    },
+}
 
 
 class LineProcess:
@@ -87,10 +117,15 @@ class LineProcess:
         self.log.close()
 
 
-def listener(kind: str, url: str, *, log_path: Path, token: str = "", concurrency: int = 100) -> LineProcess:
+def listener(
+    kind: str, url: str, *, log_path: Path, token: str = "", concurrency: int = 100, first_message: bool = False
+) -> LineProcess:
+    """bench/node/listen.js; ``first_message``: a socket counts as open once its snapshot came."""
     cmd = [node_binary(), "listen.js", "--kind", kind, "--url", url, "--concurrency", str(concurrency)]
     if token:
         cmd += ["--token", token]
+    if first_message:
+        cmd += ["--first-message"]
     return LineProcess(cmd, cwd=NODE_DIR, log_path=log_path, name=f"listener ({kind})")
 
 

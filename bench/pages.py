@@ -1,7 +1,7 @@
 """Page speed: server time of the busiest pages with a big store.
 
 A copy of the seeded SQLite file is filled (bench/pagedata.py, bulk_create, before
-daphne starts) up to ``orders`` orders and ``products`` products. Users log in through
+the app starts) up to ``orders`` orders and ``products`` products. Users log in through
 the real login form (session cookie); each page is fetched ``requests`` times in a row
 per repeat (after two warm-ups) and the median time from request to the whole body is
 taken. Baseline: ``GET /healthz`` on the same server, the same way.

@@ -4,14 +4,14 @@
     python -m bench.producer --target redis --redis URL --channel C --payload-file f.json
 
 ``--target layer`` runs with the app's settings (``DJANGO_SETTINGS_MODULE``,
-``REDIS_URL``, ``REDIS_CHANNEL_LAYER`` in the environment, as daphne has them) and
+``REDIS_URL``, ``REDIS_CHANNEL_LAYER`` in the environment, as the app server has them) and
 sends, through ``channels.layers.get_channel_layer().group_send`` to the
 ``partners`` group, exactly the message shape ``dispatch.events`` publishes::
 
     {"type": "order.event", "event": "new_order", "ref": ..., "version": ...,
      "html": ..., "json": <the JSON text API sockets receive>}
 
-so what is measured is the layer + the consumer + daphne, not placing an order.
+so what is measured is the layer + the hub + the consumer + the server, not placing an order.
 ``--target redis`` PUBLISHes the same JSON text to a plain Redis channel, which the
 baselines relay. Each JSON text carries ``seq`` (sequence number) and ``t`` (wall
 clock in ms just before the send), so the listener can count lost and duplicated

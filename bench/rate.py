@@ -6,7 +6,7 @@ Node process) counts each event at each socket and times it from the producer's
 clock. R doubles until p99 passes the bar (100 ms); the last rate under the bar is
 then run again ``repeats`` times. For the app the producer ``group_send``s through
 the app's own channel layer (channels_redis pub/sub, same REDIS_URL) with the
-message shape dispatch.events uses, so the figure is layer + consumer + daphne, not
+message shape dispatch.events uses, so the figure is layer + hub + consumer + server, not
 placing orders; the baselines get the same JSON text by Redis PUBLISH.
 """
 
@@ -19,7 +19,7 @@ from bench.live import listener, producer, wait_delivered
 
 SYSTEMS = ("app", "websockets", "socketio")
 LABELS = {
-    "app": "our app (Channels pub/sub layer, daphne)",
+    "app": "our app (Channels pub/sub layer, uvicorn)",
     "websockets": "baseline (a): bare websockets relay",
     "socketio": "baseline (b): Socket.io + redis-adapter",
 }
@@ -66,7 +66,8 @@ async def run_system(system, *, workdir: Path, template: Path, n: int, rates, se
             else {"redis_url": running.redis_url, "channel": running.channel}
         )
         async with (
-            listener(running.kind, running.url, token=running.token, log_path=workdir / f"rate-{system}-listen.log")
+            listener(running.kind, running.url, token=running.token, first_message=running.first_message,
+                     log_path=workdir / f"rate-{system}-listen.log")
             as lst,
             producer(payload_file=payload, log_path=workdir / f"rate-{system}-producer.log", **prod_kw) as prod,
         ):  # fmt: skip

@@ -13,7 +13,7 @@ from bench import report_more
 from bench.common import NODE_DIR, describe_errors, load_average, ratio, spread
 from bench.fanout import ALL_SYSTEMS, LABELS
 
-PYTHON_PACKAGES = ("Django", "channels", "channels-redis", "daphne", "Twisted", "redis", "websockets", "httpx")
+PYTHON_PACKAGES = ("Django", "channels", "channels-redis", "uvicorn", "redis", "websockets", "httpx")
 NODE_PACKAGES = ("socket.io", "@socket.io/redis-adapter", "socket.io-client", "redis")
 
 
@@ -195,13 +195,7 @@ def fanout_findings(section: dict) -> list[str]:
             f"- At N = {n_max}, the median p50 was {_num(pubsub)} ms with the pub/sub layer and {_num(core)} ms "
             f"with the core layer: **{faster}** was faster in this run ({_x(b / a if a else math.nan)})."
         )
-    uvicorn = fanout_median(section, "uvicorn-pubsub", n_max, "from_handoff", "p50")
-    if not (math.isnan(pubsub) or math.isnan(uvicorn)):
-        notes.append(
-            f"- Same app and layer, other server, at N = {n_max}: median p50 {_num(pubsub)} ms under daphne, "
-            f"{_num(uvicorn)} ms under uvicorn ({_x(ratio(uvicorn, pubsub))} daphne's)."
-        )
-    for system in ("pubsub", "uvicorn-pubsub", "core"):
+    for system in ("pubsub", "core"):
         ws = fanout_median(section, "websockets", n_max, "from_handoff", "p50")
         mine = fanout_median(section, system, n_max, "from_handoff", "p50")
         if not (math.isnan(ws) or math.isnan(mine)):
@@ -215,19 +209,18 @@ def fanout_mechanisms(section: dict, versions: dict) -> list[str]:
         f"Why (read from the source of channels {versions.get('channels')} and channels-redis "
         f"{versions.get('channels-redis')}, not measured separately):",
         "",
-        "- **pub/sub layer**: `group_send` is one `PUBLISH` to the group's channel; every daphne "
-        "process subscribes once and fans the message out to its own consumers' queues.",
+        "- **pub/sub layer**: `group_send` is one `PUBLISH` to the group's channel; every app "
+        "process whose hub (`dispatch/hub.py`) has a local socket in the group is subscribed once.",
         "- **core layer**: `group_send` reads the group's members (`ZRANGE`), then one Lua `EVAL` "
-        "`ZADD`s one copy per process key (channels-redis groups a process's channels), which the "
-        "process's receive loop takes back with `BZPOPMIN` plus backup-queue bookkeeping: more "
-        "Redis round trips for the same single delivery per process.",
-        "- **both**, last step, once per socket inside the process: Channels' `AsyncConsumer.dispatch` "
-        "runs `close_old_connections` through `sync_to_async` — a hop to Django's one sync thread — "
-        "before every handler, then the consumer `json.dumps` the event and daphne writes the frame. "
-        "At large N this per-socket work dominates (p50 is close to max: the delay is spent before "
-        "the frames go out, not spread across the sockets), and the order's own "
-        'POST, which needs the same sync thread to finish, queues behind those hops (the "request" '
-        "column grows with N). The bare relays write one pre-encoded frame per socket and nothing else.",
+        "`ZADD`s one copy per process key, which the process's receive loop takes back with "
+        "`BZPOPMIN` plus backup-queue bookkeeping: more Redis round trips for the same single "
+        "delivery per process. With the hub, each process is one member per group on both layers, "
+        "so the two now differ by those round trips only.",
+        "- **both**, last step, once per socket inside the process: the hub hands the message to each "
+        "local consumer, which writes the frame pre-serialised for its audience (HTML or JSON) at once "
+        "when the server can take it (`OrdersConsumer.deliver`). The bare relays write one frame per "
+        "socket and nothing else; what the app adds per socket is the ASGI `send` path (Channels' "
+        "consumer `send`, uvicorn's protocol), and per event, placing the order is not in this clock.",
         "",
     ]
     core_errors = section["systems"].get("core", {}).get("app_errors", {})
@@ -248,14 +241,14 @@ def fanout_mechanisms(section: dict, versions: dict) -> list[str]:
 
 def throughput_table(section: dict) -> list[str]:
     lines = [
-        "| clients | orders/s (POST /api/orders/) | /healthz req/s (baseline) | orders ÷ baseline |",
+        "| clients | orders/s (POST /api/orders/) | GET /api/auth/me/ req/s (baseline) | orders ÷ baseline |",
         "|---|---|---|---|",
     ]
     for level in section["levels"]:
         rows = section["by_level"].get(str(level), [])
         orders = [r["orders_per_s"] for r in rows]
-        health = [r["healthz_per_s"] for r in rows]
-        lines.append(f"| {level} | {_mmm(orders)} | {_mmm(health)} | {_x(ratio(_median(orders), _median(health)))} |")
+        base = [r["baseline_per_s"] for r in rows]
+        lines.append(f"| {level} | {_mmm(orders)} | {_mmm(base)} | {_x(ratio(_median(orders), _median(base)))} |")
     return lines
 
 
@@ -268,7 +261,7 @@ def throughput_plot(section: dict, path: Path) -> None:
     levels = section["levels"]
     fig, ax = plt.subplots(figsize=(6.5, 4))
     width = 0.38
-    bars = ((-width / 2, "orders_per_s", "POST /api/orders/"), (width / 2, "healthz_per_s", "GET /healthz (baseline)"))
+    bars = ((-width / 2, "orders_per_s", "POST /api/orders/"), (width / 2, "baseline_per_s", "GET /api/auth/me/"))
     for offset, key, label in bars:
         stats = [spread([r[key] for r in section["by_level"].get(str(lv), [])]) for lv in levels]
         xs = [i + offset for i in range(len(levels))]
@@ -278,7 +271,7 @@ def throughput_plot(section: dict, path: Path) -> None:
     ax.set_xticks(range(len(levels)), [str(lv) for lv in levels])
     ax.set_xlabel("concurrent clients")
     ax.set_ylabel("requests per second (median, bars: min-max)")
-    ax.set_title("order throughput on SQLite vs a trivial view")
+    ax.set_title("order throughput on SQLite vs a trivial DRF view")
     ax.legend(fontsize=8)
     ax.grid(True, axis="y", alpha=0.3)
     fig.tight_layout()
@@ -348,7 +341,7 @@ def render(results: dict, out_dir: Path) -> Path:
         "",
         "Generated by `make bench` (`python -m bench.run`); do not edit by hand. Every figure is "
         "measured against a baseline in the same run, on real processes on loopback "
-        "(redis-server on a free port, daphne on a copy of a migrated and seeded SQLite file), "
+        "(redis-server on a free port, the app under uvicorn on a copy of a migrated and seeded SQLite file), "
         "and shown as **min / median / max** over the repeats; ratios compare medians.",
         "",
     ]
@@ -365,9 +358,8 @@ def render(results: dict, out_dir: Path) -> Path:
         f"| RAM | {machine.get('ram_gib')} GiB |",
         f"| OS | {machine.get('os')} |",
         f"| Python | {machine.get('python')} |",
-        "| Django / channels / channels-redis / daphne / Twisted | "
-        f"{v.get('Django')} / {v.get('channels')} / {v.get('channels-redis')} / {v.get('daphne')} "
-        f"/ {v.get('Twisted')} |",
+        "| Django / channels / channels-redis / uvicorn | "
+        f"{v.get('Django')} / {v.get('channels')} / {v.get('channels-redis')} / {v.get('uvicorn')} |",
         f"| redis-py / websockets / httpx | {v.get('redis')} / {v.get('websockets')} / {v.get('httpx')} |",
         f"| redis-server | {v.get('redis-server')} |",
         f"| node | {v.get('node')} |",
@@ -390,24 +382,27 @@ def render(results: dict, out_dir: Path) -> Path:
         lines += _section_header(fanout)
         lines += [
             "One event reaches N websocket clients. For the app: N sockets of one online "
-            "partner (JWT in the `Authorization` header), one order placed through "
-            "`POST /api/orders/`, timed to that order's `new_order` message at each socket; "
-            "daphne restarted for each channel layer (`REDIS_CHANNEL_LAYER=pubsub` / `core`). "
-            "Baselines, with the same Python clients: (a) a bare Python `websockets` server "
-            "relaying a Redis pub/sub channel (bench/baseline_ws.py); (b) a Node.js Socket.io "
-            "server with `@socket.io/redis-adapter` doing the same (bench/node/server.js, "
-            "measured by bench/node/client.js, N socket.io-client connections in one Node "
-            "process); both triggered by a `PUBLISH` from the client side. The baselines "
+            "partner (JWT in the `Authorization` header), each counted once its snapshot has "
+            "arrived, one order placed through `POST /api/orders/`, timed to that order's "
+            "`new_order` message at each socket; the app restarted for each channel layer "
+            "(`REDIS_CHANNEL_LAYER=pubsub` / `core`). Baselines: (a) a bare Python `websockets` "
+            "server relaying a Redis pub/sub channel (bench/baseline_ws.py); (b) a Node.js "
+            "Socket.io server with `@socket.io/redis-adapter` doing the same (bench/node/server.js); "
+            "both triggered by a `PUBLISH` from the benchmark. **Every system is read by the same "
+            "client**: N sockets in one Node process (bench/node/listen.js: `ws`, or "
+            "socket.io-client for (b)), which notes each socket's arrival time. The baselines "
             f"relay {fanout.get('payload', 'a message')} ({fanout.get('payload_bytes', '?')} bytes).",
             "",
-            "Three clocks, all read in the client process:",
+            "Three clocks, all wall clocks on this machine:",
             "",
-            "- **from hand-off**: from the moment a Redis subscriber of the benchmark's own sees the "
-            "event pass through Redis — the PUBLISH on the pub/sub layer's group channel "
-            "(`asgi__group__partners`) or on the baselines' channel; for the core layer, which "
-            "does not use pub/sub, the `zadd` of the message to daphne's channel key, seen "
-            "through keyspace notifications. It means the same for all four systems, so the "
-            "**ratios use it**;",
+            "- **from hand-off**: from the moment a Redis subscriber in a process of its own "
+            "(bench/node/watch.js) sees the event pass through Redis — the PUBLISH on the pub/sub "
+            "layer's group channel (`asgi__group__partners`) or on the baselines' channel; for the "
+            "core layer, which does not use pub/sub, the `zadd` of the message to the receiving "
+            "process's channel key, seen through keyspace notifications. It means the same for all "
+            "four systems, so the **ratios use it**. Its resolution is about half a millisecond (the "
+            "watcher is a process like the others on 2 shared cores): at N = 10 every system is "
+            "within it, so those ratios say little;",
             "- **from 201/ack**: from the 201 response being read (the baselines: PUBLISH's reply). "
             "The app publishes during the request (on commit), so its event can reach the "
             "sockets before the client has read the 201: a negative figure means the message "
@@ -452,9 +447,10 @@ def render(results: dict, out_dir: Path) -> Path:
             "quantity 1, a product with a huge stock; customers alice and bob alternating; "
             "every answer must be 201), from one `httpx.AsyncClient` with 1, 4 and 16 "
             "concurrent workers; the channel layer is Redis pub/sub, so each order also "
-            "publishes its live events. Baseline: the same number of `GET /healthz` at the "
-            "same concurrency on the same server — a cheap view (one small query plus a Redis "
-            "PING) that still crosses daphne, the middleware and the async-to-sync bridge. "
+            "publishes its live events. Baseline: the same number of `GET /api/auth/me/` at the "
+            "same concurrency on the same server with the same tokens — a trivial DRF view (JWT "
+            "check, one user row, a small JSON answer) that crosses uvicorn, the middleware, DRF "
+            "and the async-to-sync bridge as the order does. "
             f"{throughput['repeats']} repeats per level.",
             "",
         ]

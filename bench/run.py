@@ -5,7 +5,7 @@
     python -m bench.run --only fanout   # one section (fanout, rate, connections, throughput,
                                         # race, scaleout, pages); repeatable
 
-Each run starts its own redis-server(s) and daphne(s) on free ports (never 6379) on a
+Each run starts its own redis-server(s) and app server(s) on free ports (never 6379) on a
 copy of a freshly migrated and seeded SQLite file, and stops them. Raw results go to
 bench/results/ (gitignored); a run with ``--only`` keeps the other sections of the
 last run of the same mode in the document.
@@ -31,7 +31,7 @@ SECTIONS = ("fanout", "rate", "connections", "throughput", "race", "scaleout", "
 
 FULL = {
     "fanout_ns": (10, 100, 1000),
-    "fanout_repeats": 5,
+    "fanout_repeats": 9,
     "throughput_levels": (1, 4, 16),
     "throughput_count": 200,
     "throughput_repeats": 3,

@@ -1,5 +1,5 @@
-"""Scale-out: the same fan-out (N sockets of online partners) on one daphne vs two
-daphne instances sharing one Redis (the pub/sub layer: each process subscribes to
+"""Scale-out: the same fan-out (N sockets of online partners) on one app instance vs two
+instances sharing one Redis (the pub/sub layer: each process subscribes to
 the group once and fans out to its own sockets).
 
 First all N sockets on instance 1, ``events`` events one at a time (producer
@@ -21,8 +21,20 @@ async def run(*, workdir: Path, template: Path, n: int, events: int, payload: Pa
     async with systems.start("app", workdir, template, "scaleout", instances=2) as running:
         second_url = running.extra_urls[0]
         async with (
-            listener("ws", running.url, token=running.token, log_path=workdir / "scaleout-listen-1.log") as one,
-            listener("ws", second_url, token=running.token, log_path=workdir / "scaleout-listen-2.log") as two,
+            listener(
+                "ws",
+                running.url,
+                token=running.token,
+                first_message=running.first_message,
+                log_path=workdir / "scaleout-listen-1.log",
+            ) as one,
+            listener(
+                "ws",
+                second_url,
+                token=running.token,
+                first_message=running.first_message,
+                log_path=workdir / "scaleout-listen-2.log",
+            ) as two,
             producer(payload_file=payload, env=running.producer_env, log_path=workdir / "scaleout-prod.log") as prod,
         ):
             added = await one.ask(f"add {n}")

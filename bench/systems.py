@@ -1,4 +1,4 @@
-"""Start one system under test for the live sections: the app (daphne + Redis, pub/sub
+"""Start one system under test for the live sections: the app (uvicorn + Redis, pub/sub
 layer), baseline (a) (bare websockets relay) or baseline (b) (Socket.io + redis-adapter).
 
 ``system(...)`` yields a ``Running``: where sockets connect (kind, url, token), how the
@@ -6,12 +6,32 @@ producer publishes (env for the app's layer, or a Redis URL + channel), and the 
 process ids (for RSS)."""
 
 import contextlib
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.common import NODE_DIR, Api, Services, node_binary, python_executable, redis_binary
-from bench.fanout import CHANNEL, _process
-from quickcommerce.testing import BASE_DIR, RedisServer, free_port
+from quickcommerce.testing import BASE_DIR, RedisServer, free_port, wait_for_port
+
+CHANNEL = "bench:fanout"  # the baselines' relay channel
+
+
+@contextlib.contextmanager
+def _process(cmd, *, cwd: Path, log_path: Path, port: int):
+    log = open(log_path, "ab")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, timeout=30, proc=proc)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        log.close()
 
 
 @dataclass
@@ -25,6 +45,7 @@ class Running:
     pids: list = field(default_factory=list)
     services: Services | None = None
     extra_urls: list = field(default_factory=list)  # more app instances (scale-out)
+    first_message: bool = False  # the app sends each socket a snapshot first
 
 
 @contextlib.asynccontextmanager
@@ -41,6 +62,7 @@ async def app(workdir: Path, template: Path, name: str, *, instances: int = 1):
             redis_url=services.redis.url,
             pids=[services.app.proc.pid],
             services=services,
+            first_message=True,
         )
         if instances == 1:
             yield running

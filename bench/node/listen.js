@@ -1,15 +1,22 @@
-// A many-socket listener for the rate, connections and scale-out benchmarks, driven by
-// bench/listener.py over stdin/stdout (one JSON line per command).
+// The many-socket client of every live benchmark (fan-out, rate, connections, scale-out),
+// driven by bench/live.py over stdin/stdout (one JSON line per command).
 //
-//   node listen.js --kind ws --url ws://127.0.0.1:8000/ws/orders/ --token <jwt>
+//   node listen.js --kind ws --url ws://127.0.0.1:8000/ws/orders/ --token <jwt> --first-message
 //   node listen.js --kind socketio --url http://127.0.0.1:8766
 //
-// Every relayed event is a JSON text carrying "seq" (an integer) and "t" (the producer's
-// wall clock, ms since the epoch, just before it published). Commands:
+// Two kinds of event are counted:
+// - a JSON text carrying "seq" (an integer) and "t" (the producer's wall clock, ms since
+//   the epoch, just before it published): the rate, connections and scale-out sections;
+// - a "new_order" event with a "ref" (a real order, or the baselines' relay of one): the
+//   fan-out section, which reads each socket's arrival time (wall clock, ms) per ref.
+// --first-message: a socket counts as open only once its first message (the app's
+// snapshot) has arrived, so no event is timed while the server is still sending snapshots.
+// Commands:
 //   add K          open K more sockets (at most --concurrency at a time)
 //   close K        close K sockets
 //   count A B      deliveries of seqs A..B so far (distinct socket-seq pairs)
 //   report A B [raw]  lost / duplicated / latency percentiles for seqs A..B; forgets them
+//   arrivals REF MS   wait (up to MS) until every open socket has REF: its arrival times; forgets them
 // Node's own ws (a dependency of socket.io) is the websocket client, so every system is
 // read by the same fast client.
 "use strict";
@@ -26,6 +33,7 @@ const { values: args } = parseArgs({
     url: { type: "string" },
     token: { type: "string", default: "" },
     concurrency: { type: "string", default: "100" },
+    "first-message": { type: "boolean", default: false },
   },
 });
 
@@ -34,6 +42,21 @@ const sockets = []; // {close(), open: bool, seen: Set}
 let closedByServer = 0;
 // seq -> {deliveries, distinct, latencies[]}
 const bySeq = new Map();
+// ref -> {times[] (one per socket, wall ms), duplicates, sample}
+const byRef = new Map();
+
+function recordRef(state, at, message, text) {
+  let entry = byRef.get(message.ref);
+  if (!entry) {
+    entry = { times: [], duplicates: 0, sample: text };
+    byRef.set(message.ref, entry);
+  }
+  if (state.refs.has(message.ref)) entry.duplicates += 1;
+  else {
+    state.refs.add(message.ref);
+    entry.times.push(at);
+  }
+}
 
 function record(state, text) {
   const at = wallMs();
@@ -43,7 +66,10 @@ function record(state, text) {
   } catch {
     return;
   }
-  if (typeof message.seq !== "number") return;
+  if (typeof message.seq !== "number") {
+    if (message.event === "new_order" && typeof message.ref === "string") recordRef(state, at, message, text);
+    return;
+  }
   let entry = bySeq.get(message.seq);
   if (!entry) {
     entry = { deliveries: 0, distinct: 0, latencies: [] };
@@ -59,7 +85,7 @@ function record(state, text) {
 
 function openOne() {
   return new Promise((resolve, reject) => {
-    const state = { open: false, seen: new Set() };
+    const state = { open: false, seen: new Set(), refs: new Set() };
     if (args.kind === "socketio") {
       const socket = io(args.url, { transports: ["websocket"], forceNew: true, reconnection: false, timeout: 120000 });
       socket.on("new_order", (message) => record(state, message));
@@ -80,10 +106,21 @@ function openOne() {
     }
     const headers = args.token ? { Authorization: `Bearer ${args.token}` } : {};
     const ws = new WebSocket(args.url, { headers, perMessageDeflate: false, handshakeTimeout: 120000 });
-    ws.on("message", (data) => record(state, data.toString()));
-    ws.once("open", () => {
+    let first = args["first-message"];
+    const opened = () => {
       state.open = true;
       resolve(state);
+    };
+    ws.on("message", (data) => {
+      if (first) {
+        first = false; // the snapshot: not an event
+        opened();
+        return;
+      }
+      record(state, data.toString());
+    });
+    ws.once("open", () => {
+      if (!first) opened();
     });
     ws.once("error", (error) => {
       if (!state.open) reject(error);
@@ -163,6 +200,25 @@ function report(a, b, raw) {
   return out;
 }
 
+async function arrivals(ref, timeoutMs) {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const entry = byRef.get(ref);
+    if (entry && entry.times.length >= openCount()) break;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  const entry = byRef.get(ref) || { times: [], duplicates: 0, sample: null };
+  byRef.delete(ref);
+  for (const s of sockets) s.refs.delete(ref);
+  return {
+    times: entry.times,
+    duplicates: entry.duplicates,
+    sample: entry.sample,
+    open: openCount(),
+    closed_by_server: closedByServer,
+  };
+}
+
 function count(a, b) {
   let distinct = 0;
   for (let seq = a; seq <= b; seq++) distinct += (bySeq.get(seq) || { distinct: 0 }).distinct;
@@ -190,6 +246,7 @@ rl.on("line", (line) => {
         await new Promise((resolve) => setTimeout(resolve, 500));
         out = { open: openCount() };
       } else if (cmd === "count") out = count(Number(rest[0]), Number(rest[1]));
+      else if (cmd === "arrivals") out = await arrivals(rest[0], Number(rest[1]));
       else if (cmd === "report") out = report(Number(rest[0]), Number(rest[1]), rest[2] === "raw");
       else if (cmd === "quit") {
         for (const s of sockets) if (s.open) s.close();
