@@ -469,9 +469,11 @@ FINDINGS: list[str] = [
     "- **Fan-out now (sections 1-3, 6): the socket writes themselves.** At 40 events/s to 1,000 "
     "sockets (40,000 frames/s; p50 9 ms, p99 31 ms in that run), 52% of the server's samples are "
     "asyncio's `_SelectorSocketTransport.write`, i.e. the `send()` system call per frame, which "
-    "every system pays; the per-socket Python on the way there (Channels' consumer `send`, our "
-    "`ChannelLayerGuard` wrapper, uvicorn's sans-I/O `send`, websockets' framing) is ~15%; the hub "
-    "and channels-redis, once per event, under 3%.",
+    "every system pays; the per-socket Python on the way there (Channels' consumer `send`, an ASGI "
+    "wrapper of ours, uvicorn's sans-I/O `send`, websockets' framing) was ~15%, and the hub and "
+    "channels-redis, once per event, under 3%. Since then the consumer hands the frame straight to "
+    "the server's `send` and the wrapper is gone (the consumer's `connect` already turns a Redis "
+    "failure into 4503), two coroutine layers fewer per socket per event.",
     "- **How it got there (the fixes in 'What we changed').** Under daphne, ~28% of the samples were "
     "the per-frame write path of Twisted's asyncio reactor: `loop.add_writer` per frame (20%, 14% "
     "self time in `_ensure_fd_no_transport`) and `doWrite`/`removeWriter` on the next loop turn "

@@ -1,8 +1,7 @@
 from django.urls import path
 
 from dispatch.consumers import OrdersConsumer
-from dispatch.watchdog import ChannelLayerGuard
 
 websocket_urlpatterns = [
-    path("ws/orders/", ChannelLayerGuard(OrdersConsumer.as_asgi())),
+    path("ws/orders/", OrdersConsumer.as_asgi()),
 ]

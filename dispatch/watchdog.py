@@ -62,39 +62,3 @@ async def _close_all() -> None:
         _consumers.discard(consumer)
         with contextlib.suppress(Exception):
             await consumer.close(code=UNAVAILABLE)
-
-
-class ChannelLayerGuard:
-    """ASGI wrapper: if the channel layer fails before the consumer could answer (the
-    pub/sub layer subscribes a new channel before ``connect()`` runs), close the
-    socket cleanly with 4503 instead of letting the server answer the handshake with 500."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        state = {"accepted": False, "closed": False}
-
-        async def tracking_send(message):
-            if message["type"] == "websocket.accept":
-                state["accepted"] = True
-            elif message["type"] == "websocket.close":
-                state["closed"] = True
-            await send(message)
-
-        try:
-            return await self.app(scope, receive, tracking_send)
-        except (OSError, TimeoutError, _redis_errors()) as exc:
-            if state["closed"]:
-                return None
-            logger.warning("channel layer unavailable (%s): closing a websocket with %s", exc, UNAVAILABLE)
-            if not state["accepted"]:
-                await send({"type": "websocket.accept"})
-            await send({"type": "websocket.close", "code": UNAVAILABLE})
-            return None
-
-
-def _redis_errors():
-    import redis.exceptions
-
-    return redis.exceptions.ConnectionError
