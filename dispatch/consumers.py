@@ -161,21 +161,21 @@ class OrdersConsumer(AsyncWebsocketConsumer):
             return
         await self._forward(message)
 
-    async def _forward(self, message):
-        if self.as_json:
-            await self._send_frames(message["json"])  # serialised once per audience
-        else:
-            await self._send_html(message.get("html"))
+    def _forward(self, message):
+        """The coroutine that sends this event to this socket: in the usual case (one
+        frame) the server's own ``send``, with nothing of ours around it — at 1,000
+        sockets per event every coroutine layer per socket shows (docs/benchmarks.md)."""
+        frames = asgi_frames(message, as_json=self.as_json)
+        if len(frames) == 1:
+            return self.base_send(frames[0])
+        return self._send_all(frames)
 
     async def _send_html(self, html):
-        await self._send_frames(*([html] if isinstance(html, str) else html or []))
+        await self._send_all([{"type": "websocket.send", "text": text} for text in _texts(html)])
 
-    async def _send_frames(self, *frames):
-        # Straight to the server's send: at 1,000 sockets per event, every coroutine
-        # layer per socket shows in the fan-out time (docs/benchmarks.md).
+    async def _send_all(self, frames):
         for frame in frames:
-            if frame:
-                await self.base_send({"type": "websocket.send", "text": frame})
+            await self.base_send(frame)
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -199,6 +199,22 @@ class OrdersConsumer(AsyncWebsocketConsumer):
     async def send_snapshot(self):
         payload = await database_sync_to_async(snapshot_for)(self.user, as_json=self.as_json)
         await self._send_html(payload)
+
+
+def _texts(html) -> list[str]:
+    """An event's or snapshot's HTML: one frame, or a few that cannot share one."""
+    return [text for text in ([html] if isinstance(html, str) else html or []) if text]
+
+
+def asgi_frames(message, *, as_json: bool) -> tuple:
+    """The ASGI messages that carry a layer event to one audience (JSON or HTML), built
+    once per event: the hub hands the same message to every local socket."""
+    key = "asgi_json" if as_json else "asgi_html"
+    frames = message.get(key)
+    if frames is None:
+        texts = [message["json"]] if as_json else _texts(message.get("html"))
+        frames = message[key] = tuple({"type": "websocket.send", "text": text} for text in texts)
+    return frames
 
 
 def groups_for(user) -> list[str]:
