@@ -368,6 +368,37 @@ async def test_burst_every_socket_gets_every_new_order_exactly_once(start_app, r
         await asyncio.gather(*(ws.close() for ws in sockets))
 
 
+async def test_a_client_that_stops_reading_holds_up_no_other_socket_and_loses_nothing(app, api, redis_server):
+    """A real slow client: its socket stops reading (TCP backpressure all the way to the
+    server's write buffer), while another socket of the same group must keep getting every
+    event; once the slow one reads again it gets them all, in order (dispatch/hub.py)."""
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    sam = api.headers("sam")
+    api.go_online(sam)
+    access = sam["Authorization"][7:]
+    events = 64
+    pad = "x" * 256_000  # 64 x 256 KB: far more than the kernel's socket buffers hold
+    layer = RedisPubSubChannelLayer(hosts=[redis_server.url])
+    async with (
+        jwt_socket(app, access, max_size=None) as fast,
+        jwt_socket(app, access, max_size=None, max_queue=1) as slow,  # stops reading when 1 frame waits
+    ):
+        assert (await next_json(fast))["event"] == "snapshot"
+        assert (await next_json(slow))["event"] == "snapshot"
+        for n in range(events):
+            text = json.dumps({"event": "new_order", "ref": f"SLOW{n:04d}", "pad": pad})
+            message = {"type": "order.event", "event": "new_order", "ref": f"SLOW{n:04d}", "json": text, "html": ""}
+            await layer.group_send("partners", message)
+        fast_got = [(await next_json(fast, timeout=20))["ref"] for _ in range(events)]
+        assert fast_got == [f"SLOW{n:04d}" for n in range(events)]
+        # Only now does the slow client read: everything is there, in order, nothing twice.
+        slow_got = [(await next_json(slow, timeout=20))["ref"] for _ in range(events)]
+        assert slow_got == fast_got
+        assert await drain(slow, 0.3) == []
+    await layer.flush()
+
+
 # --- Redis faults ------------------------------------------------------------------------
 
 
