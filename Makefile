@@ -46,7 +46,7 @@ migrations: $(VENV)/.runtime
 	MONGO_URI=mongodb://localhost:27017/quickcommerce QUICKCOMMERCE_DB_ENGINE=django.db.backends.dummy \
 		$(PY) manage.py makemigrations
 
-## bench: benchmarks on real processes (~11-15 min on 2 cores); writes docs/benchmarks.md and docs/*.png
+## bench: benchmarks on real processes (~7-10 min on 2 cores); writes docs/benchmarks.md and docs/*.png
 bench: | $(PY)
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	cd bench/node && npm ci --no-audit --no-fund

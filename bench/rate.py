@@ -3,7 +3,7 @@
 The producer (bench/producer.py, its own process) sends sequence-numbered events at
 R events/s for a few seconds; the listener (bench/node/listen.js, 1,000 sockets in one
 Node process) counts each event at each socket and times it from the producer's
-clock. R doubles until p99 passes the bar (100 ms); the last rate under the bar is
+clock. R rises step by step until p99 passes the bar (100 ms); the last rate under the bar is
 then run again ``repeats`` times. For the app the producer ``group_send``s through
 the app's own channel layer (channels_redis pub/sub, same REDIS_URL) with the
 message shape dispatch.events uses, so the figure is layer + hub + consumer + server, not

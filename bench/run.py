@@ -1,6 +1,6 @@
 """Run the benchmarks and write docs/benchmarks.md (+ plots).
 
-    python -m bench.run                 # full run, ~15 minutes on 2 cores; writes docs/
+    python -m bench.run                 # full run, ~7-10 minutes on 2 cores; writes docs/
     python -m bench.run --quick         # smoke run, < 2 minutes; writes bench/results/quick/
     python -m bench.run --only fanout   # one section (fanout, rate, connections, throughput,
                                         # race, scaleout, pages); repeatable
@@ -38,7 +38,7 @@ FULL = {
     "race_levels": (10, 50, 200),
     "race_repeats": 3,
     "rate_n": 1000,
-    "rate_rates": (1, 2, 5, 10, 20, 40, 80, 160),
+    "rate_rates": (1, 2, 5, 10, 20, 40, 80, 120, 160, 240),
     "rate_seconds": 2,
     "rate_repeats": 3,
     "conn_steps": (500, 1000, 2000, 3000, 5000),
