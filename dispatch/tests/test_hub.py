@@ -196,3 +196,17 @@ async def test_events_before_the_snapshot_wait_for_it_and_a_closed_socket_gets_n
     consumer.deliver({"type": events.ORDER_MESSAGE, "json": "too late", "html": ""})
     await settle()
     assert sent == ["snapshot", "early"]
+
+
+async def test_the_hub_renews_its_groups_before_the_layer_forgets_them(monkeypatch):
+    from dispatch import hub as hub_module
+
+    monkeypatch.setattr(hub_module, "RENEW_SECONDS", 0.3)
+    layer = InMemoryChannelLayer(group_expiry=1)  # the core layer forgets members like this, after a day
+    hub = Hub(layer)
+    member = Member()
+    await hub.join("partners", member)
+    await asyncio.sleep(2.6)  # well past the expiry: without renewal the hub is no longer a member
+    await layer.group_send("partners", {"type": "order.event", "n": 1})
+    await settle()
+    assert member.got == [1]
