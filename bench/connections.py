@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench import systems
 from bench.common import say, spread
-from bench.live import listener, producer, single_events
+from bench.live import single_events
 
 P95_LIMIT_MS = 1000.0
 CONCURRENCY = 100
@@ -26,16 +26,10 @@ async def run_system(system, *, workdir: Path, template: Path, steps, events: in
     out = {"label": LABELS[system], "steps": []}
     async with systems.start(system, workdir, template, f"conn-{system}") as running:
         pid = running.pids[0]
-        prod_kw = (
-            {"env": running.producer_env}
-            if running.producer_env
-            else {"redis_url": running.redis_url, "channel": running.channel}
-        )
         async with (
-            listener(running.kind, running.url, token=running.token, first_message=running.first_message,
-                     concurrency=CONCURRENCY, log_path=workdir / f"conn-{system}-listen.log") as lst,
-            producer(payload_file=payload, log_path=workdir / f"conn-{system}-producer.log", **prod_kw) as prod,
-        ):  # fmt: skip
+            running.listener(concurrency=CONCURRENCY, log_path=workdir / f"conn-{system}-listen.log") as lst,
+            running.producer(payload_file=payload, log_path=workdir / f"conn-{system}-producer.log") as prod,
+        ):
             # Warm up: one socket and one event, so the idle RSS includes the loaded app.
             await lst.ask("add 1")
             await single_events(prod, [lst], first_seq=1, count=1)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench import systems
 from bench.common import BenchError, say, spread
-from bench.live import listener, producer, wait_delivered
+from bench.live import wait_delivered
 
 SYSTEMS = ("app", "websockets", "socketio")
 LABELS = {
@@ -60,17 +60,10 @@ def _under_bar(row) -> bool:
 async def run_system(system, *, workdir: Path, template: Path, n: int, rates, seconds: float, repeats: int, payload):
     out = {"label": LABELS[system], "ramp": [], "repeats": []}
     async with systems.start(system, workdir, template, f"rate-{system}") as running:
-        prod_kw = (
-            {"env": running.producer_env}
-            if running.producer_env
-            else {"redis_url": running.redis_url, "channel": running.channel}
-        )
         async with (
-            listener(running.kind, running.url, token=running.token, first_message=running.first_message,
-                     log_path=workdir / f"rate-{system}-listen.log")
-            as lst,
-            producer(payload_file=payload, log_path=workdir / f"rate-{system}-producer.log", **prod_kw) as prod,
-        ):  # fmt: skip
+            running.listener(log_path=workdir / f"rate-{system}-listen.log") as lst,
+            running.producer(payload_file=payload, log_path=workdir / f"rate-{system}-producer.log") as prod,
+        ):
             added = await lst.ask(f"add {n}")
             if added["open"] < n:
                 raise BenchError(f"{system}: only {added['open']} of {n} sockets opened: {added.get('error')}")

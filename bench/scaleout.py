@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench import systems
 from bench.common import BenchError, say, spread
-from bench.live import listener, producer, single_events
+from bench.live import single_events
 
 
 async def run(*, workdir: Path, template: Path, n: int, events: int, payload: Path) -> dict:
@@ -21,21 +21,9 @@ async def run(*, workdir: Path, template: Path, n: int, events: int, payload: Pa
     async with systems.start("app", workdir, template, "scaleout", instances=2) as running:
         second_url = running.extra_urls[0]
         async with (
-            listener(
-                "ws",
-                running.url,
-                token=running.token,
-                first_message=running.first_message,
-                log_path=workdir / "scaleout-listen-1.log",
-            ) as one,
-            listener(
-                "ws",
-                second_url,
-                token=running.token,
-                first_message=running.first_message,
-                log_path=workdir / "scaleout-listen-2.log",
-            ) as two,
-            producer(payload_file=payload, env=running.producer_env, log_path=workdir / "scaleout-prod.log") as prod,
+            running.listener(log_path=workdir / "scaleout-listen-1.log") as one,
+            running.listener(url=second_url, log_path=workdir / "scaleout-listen-2.log") as two,
+            running.producer(payload_file=payload, log_path=workdir / "scaleout-prod.log") as prod,
         ):
             added = await one.ask(f"add {n}")
             if added["open"] < 0.99 * n:  # a few refused handshakes are reported, not fatal

@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import live
 from bench.common import NODE_DIR, Api, Services, node_binary, python_executable, redis_binary
 from quickcommerce.testing import BASE_DIR, RedisServer, free_port, wait_for_port
 
@@ -46,6 +47,25 @@ class Running:
     services: Services | None = None
     extra_urls: list = field(default_factory=list)  # more app instances (scale-out)
     first_message: bool = False  # the app sends each socket a snapshot first
+
+    def listener(self, *, log_path: Path, url: str = "", concurrency: int = 100):
+        """The Node client (bench/node/listen.js) for this system's sockets (``url``: another instance)."""
+        return live.listener(
+            self.kind,
+            url or self.url,
+            token=self.token,
+            first_message=self.first_message,
+            concurrency=concurrency,
+            log_path=log_path,
+        )
+
+    def producer(self, *, payload_file: Path, log_path: Path):
+        """The event producer: through the app's channel layer, or a PUBLISH on the relay's channel."""
+        if self.producer_env:
+            return live.producer(payload_file=payload_file, log_path=log_path, env=self.producer_env)
+        return live.producer(
+            payload_file=payload_file, log_path=log_path, redis_url=self.redis_url, channel=self.channel
+        )
 
 
 @contextlib.asynccontextmanager
