@@ -27,10 +27,11 @@ run: $(VENV)/.runtime
 	@echo "quickcommerce on http://$(HOST):$(PORT)/  (demo logins: see README)"
 	$(PY) -m quickcommerce.serve --host $(HOST) --port $(PORT)
 
-## test: lint, format check, then the whole suite
+## test: lint, format check, the layering contracts (docs/architecture.md), then the whole suite
 test: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev

@@ -1,22 +1,15 @@
 """Shared fixtures. Real services only: redis-server, the app under uvicorn (and later
 nginx, chromium) run as real processes on free loopback ports."""
 
-import importlib.util
 import shutil
-import sys
-import types
 
 import httpx
 import pytest
 
 from quickcommerce.testing import AppServer, RedisServer, app_env, manage, require_binary
 
-# channels.testing imports daphne.testing at import time, only for its
-# ChannelsLiveServerTestCase (django/channels#1942, open). We serve with uvicorn and
-# never use that class; WebsocketCommunicator needs nothing from daphne.
-if importlib.util.find_spec("daphne") is None:
-    sys.modules["daphne.testing"] = types.ModuleType("daphne.testing")
-    sys.modules["daphne.testing"].DaphneProcess = None
+# Every ORM query the suite runs is also compiled by the MongoDB backend (docs/stores.md).
+pytest_plugins = ["quickcommerce.mongo_compile"]
 
 
 @pytest.fixture(autouse=True)
@@ -145,9 +138,9 @@ def api_login():
 
 @pytest.fixture
 def published(monkeypatch):
-    """Records every ``dispatch.events.publish`` call as (event, ref, version, status), as the
+    """Records every ``dispatch.publish.publish`` call as (event, ref, version, status), as the
     order was at the moment of publishing (nothing is really sent)."""
-    from dispatch import events
+    from dispatch import publish as publishing
     from quickcommerce.testing import PublishedCalls
 
     calls = PublishedCalls()
@@ -156,7 +149,7 @@ def published(monkeypatch):
         calls.append((event, order.ref, order.version, order.status))
         calls.kwargs.append(kwargs)
 
-    monkeypatch.setattr(events, "publish", spy)
+    monkeypatch.setattr(publishing, "publish", spy)
     return calls
 
 

@@ -7,16 +7,22 @@ not staff, so Django's admin login refuses them before any of this runs.
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
 from django.urls import reverse_lazy
 
+from accounts.forms import LimitedAdminAuthenticationForm
 from accounts.models import PartnerProfile, User
+from accounts.services import partner_profile
+from accounts.usernames import check_new_username, username_key
 
 admin.site.site_header = "quickcommerce operations"
 admin.site.site_title = "quickcommerce admin"
 admin.site.index_title = "Operations"
 admin.site.site_url = reverse_lazy("dispatch:dashboard")
+# The admin's login counts toward the same login limits as the page and the API token
+# (accounts.forms; quickcommerce/urls.py answers 429 past a limit).
+admin.site.login_form = LimitedAdminAuthenticationForm
 
 # Roles replace groups in this project; an unused Group page would only suggest otherwise.
 if admin.site.is_registered(Group):
@@ -61,10 +67,23 @@ class PartnerProfileInline(AdminRoleMixin, admin.StackedInline):
         return False
 
 
+class QuickUserCreationForm(AdminUserCreationForm):
+    def clean_username(self):
+        # The project's username rules and one exact lookup of the key, instead of
+        # Django's username__iexact (accounts.usernames).
+        return check_new_username(self.cleaned_data["username"])
+
+
 class QuickUserChangeForm(UserChangeForm):
     def __init__(self, *args, editor=None, **kwargs):
         self.editor = editor
         super().__init__(*args, **kwargs)
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        if self.instance.pk is not None and username_key(username) == self.instance.username_key:
+            return username  # the same name (perhaps in another case): nothing to check
+        return check_new_username(username, exclude_pk=self.instance.pk)
 
     def clean_role(self):
         role = self.cleaned_data["role"]
@@ -76,6 +95,7 @@ class QuickUserChangeForm(UserChangeForm):
 @admin.register(User)
 class UserAdmin(AdminRoleMixin, DjangoUserAdmin):
     form = QuickUserChangeForm
+    add_form = QuickUserCreationForm
     list_display = ("username", "full_name", "role", "email", "phone", "is_active", "date_joined")
     list_filter = ("role", "is_active")
     search_fields = ("username", "first_name", "last_name", "email", "phone")
@@ -125,6 +145,4 @@ class UserAdmin(AdminRoleMixin, DjangoUserAdmin):
             obj.is_superuser = False
         super().save_model(request, obj, form, change)
         if obj.role == User.Role.PARTNER:
-            from dispatch.services import partner_profile
-
             partner_profile(obj)

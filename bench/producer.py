@@ -6,7 +6,7 @@
 ``--target layer`` runs with the app's settings (``DJANGO_SETTINGS_MODULE``,
 ``REDIS_URL``, ``REDIS_CHANNEL_LAYER`` in the environment, as the app server has them) and
 sends, through ``channels.layers.get_channel_layer().group_send`` to the
-``partners`` group, exactly the message shape ``dispatch.events`` publishes::
+``partners`` group, exactly the message shape ``dispatch.publish`` publishes::
 
     {"type": "order.event", "event": "new_order", "ref": ..., "version": ...,
      "html": ..., "json": <the JSON text API sockets receive>}
@@ -29,7 +29,7 @@ import json
 import sys
 import time
 
-PARTNERS_GROUP = "partners"  # dispatch.events.PARTNERS_GROUP (not imported: no app import at module level)
+PARTNERS_GROUP = "partners"  # dispatch.audiences.PARTNERS_GROUP (not imported: no app import at module level)
 
 
 class Sender:
@@ -46,9 +46,9 @@ class Sender:
             django.setup()
             from channels.layers import get_channel_layer
 
-            from dispatch import events
+            from dispatch import audiences
 
-            assert events.PARTNERS_GROUP == PARTNERS_GROUP and events.ORDER_MESSAGE == "order.event"
+            assert audiences.PARTNERS_GROUP == PARTNERS_GROUP and audiences.ORDER_MESSAGE == "order.event"
             self.layer = get_channel_layer()
         else:
             import redis.asyncio as aioredis

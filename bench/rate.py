@@ -6,7 +6,7 @@ Node process) counts each event at each socket and times it from the producer's
 clock. R rises step by step until p99 passes the bar (100 ms); the last rate under the bar is
 then run again ``repeats`` times. For the app the producer ``group_send``s through
 the app's own channel layer (channels_redis pub/sub, same REDIS_URL) with the
-message shape dispatch.events uses, so the figure is layer + hub + consumer + server, not
+message shape dispatch.publish uses, so the figure is layer + hub + consumer + server, not
 placing orders; the baselines get the same JSON text by Redis PUBLISH.
 """
 

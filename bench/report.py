@@ -9,7 +9,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from bench import report_more
+from bench import report_capacity
 from bench.common import NODE_DIR, describe_errors, load_average, ratio, spread
 from bench.fanout import ALL_SYSTEMS, LABELS
 
@@ -434,8 +434,8 @@ def render(results: dict, out_dir: Path) -> Path:
     else:
         lines += [_not_run(fanout), ""]
 
-    lines += report_more.rate_lines(results.get("rate"), out_dir)
-    lines += report_more.connections_lines(results.get("connections"), out_dir)
+    lines += report_capacity.rate_lines(results.get("rate"), out_dir)
+    lines += report_capacity.connections_lines(results.get("connections"), out_dir)
 
     throughput = results.get("throughput")
     lines += ["## 4. Order throughput (SQLite)", ""]
@@ -494,11 +494,11 @@ def render(results: dict, out_dir: Path) -> Path:
     else:
         lines += [_not_run(race), ""]
 
-    lines += report_more.scaleout_lines(results.get("scaleout"))
-    lines += report_more.pages_lines(results.get("pages"), out_dir)
-    lines += report_more.before_after_lines(results.get("fanout"), fanout_median)
-    lines += report_more.goals_lines(results, fanout_median)
-    lines += report_more.findings_lines(results)
+    lines += report_capacity.scaleout_lines(results.get("scaleout"))
+    lines += report_capacity.pages_lines(results.get("pages"), out_dir)
+    lines += report_capacity.before_after_lines(results.get("fanout"), fanout_median)
+    lines += report_capacity.goals_lines(results, fanout_median)
+    lines += report_capacity.findings_lines(results)
 
     path = out_dir / "benchmarks.md"
     path.write_text("\n".join(lines).rstrip() + "\n")

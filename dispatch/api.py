@@ -5,14 +5,13 @@ the order serializer. Domain errors (already taken, offline, wrong code) are
 mapped to their status by quickcommerce.api.
 """
 
-from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import User
 from accounts.permissions import IsAdmin, IsPartner
-from dispatch.selectors import AVAILABLE_LIMIT, is_online, start_of_today
+from accounts.selectors import is_partner_online
+from dispatch.selectors import AVAILABLE_LIMIT, partners_overview
 from dispatch.serializers import (
     AdvanceOrderInputSerializer,
     AvailabilityInputSerializer,
@@ -21,34 +20,8 @@ from dispatch.serializers import (
 )
 from dispatch.services import accept_order, advance_order, set_availability
 from orders.api import error_responses, order_response
-from orders.models import ACTIVE_STATUSES, Order
 from orders.selectors import active_orders_of, available_orders, with_details
 from orders.serializers import OrderSerializer
-
-
-def partners_overview():
-    """Every active partner account with their profile, active order refs and today's deliveries:
-    three queries whatever the number of partners."""
-    midnight = start_of_today()
-    return (
-        User.objects.filter(role=User.Role.PARTNER, is_active=True)
-        .select_related("partner_profile")
-        .prefetch_related(
-            Prefetch(
-                "deliveries",
-                queryset=Order.objects.filter(status__in=ACTIVE_STATUSES).only("ref", "partner").order_by("created_at"),
-                to_attr="active_deliveries",
-            ),
-            Prefetch(
-                "deliveries",
-                queryset=Order.objects.filter(status=Order.Status.DELIVERED, delivered_at__gte=midnight).only(
-                    "pk", "partner"
-                ),
-                to_attr="delivered_today",
-            ),
-        )
-        .order_by("username")
-    )
 
 
 class AvailableOrderListApi(APIView):
@@ -64,7 +37,7 @@ class AvailableOrderListApi(APIView):
         responses={200: OrderSerializer(many=True), **error_responses(401, 403)},
     )
     def get(self, request):
-        if not is_online(request.user):
+        if not is_partner_online(request.user):
             return Response([])
         orders = with_details(available_orders())[:AVAILABLE_LIMIT]
         # viewer=None: the partner audience, public fields only.
@@ -166,4 +139,5 @@ class PartnerListApi(APIView):
         responses={200: PartnerOverviewSerializer(many=True), **error_responses(401, 403)},
     )
     def get(self, request):
-        return Response(PartnerOverviewSerializer(partners_overview(), many=True).data)
+        partners = sorted(partners_overview(), key=lambda row: row.username)
+        return Response(PartnerOverviewSerializer(partners, many=True).data)

@@ -1,10 +1,9 @@
 """The one websocket endpoint, /ws/orders/, for every role.
 
 Authenticates (session or JWT: accounts.ws_auth), joins only the groups the
-user's role allows, sends a snapshot first (on every connect, so a client that
-was away is never stale), then forwards the events ``dispatch.events.publish``
-sends — HTML fragments to browser pages, JSON to API clients. Consumers never
-write to the database.
+user's role allows, sends a snapshot first (``dispatch.snapshots``, on every connect), then forwards
+the events ``dispatch.publish`` sends — HTML fragments to browser pages, JSON to
+API clients. Consumers never write to the database.
 """
 
 import asyncio
@@ -18,14 +17,14 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from dispatch import events, hub, watchdog
+from dispatch import audiences, hub, watchdog
 from dispatch.hub import start_eagerly
+from dispatch.snapshots import snapshot_for
 
 logger = logging.getLogger(__name__)
 
 UNAUTHENTICATED = 4401
 UNAVAILABLE = watchdog.UNAVAILABLE  # the channel layer is down; retry later
-SNAPSHOT_LIMIT = 50
 TOO_MANY = 4429  # like HTTP 429: this user already has WS_MAX_CONNECTIONS_PER_USER sockets here
 TOO_MANY_REASON = "Too many open connections for this account."
 RENEW = 1000  # WS_MAX_AGE_SECONDS passed: a normal close; clients reconnect and re-authenticate
@@ -109,7 +108,7 @@ class OrdersConsumer(AsyncWebsocketConsumer):
             if isinstance(message, dict) and message.get("type") == "ping":
                 await self.send(text_data=json.dumps({"event": "pong"}))
 
-    # --- messages from dispatch.events, handed over by dispatch.hub ------------------
+    # --- messages from dispatch.publish, handed over by dispatch.hub ------------------
 
     def deliver(self, message) -> None:
         """Called by the hub for each message of a group this socket is in; never waits.
@@ -146,17 +145,29 @@ class OrdersConsumer(AsyncWebsocketConsumer):
         """The coroutine that handles one layer event (not a coroutine itself: one frame
         fewer per socket). Layer events never touch the database, so they skip
         ``dispatch`` and its per-message ``close_old_connections()``."""
-        if message["type"] == events.PARTNER_MESSAGE:
+        if message["type"] == audiences.PARTNER_MESSAGE:
             return self.partner_event(message)
+        if message["type"] == audiences.REVOKE_MESSAGE:
+            return self.revoked(message)
         return self._forward(message)
+
+    async def revoked(self, message):
+        """The user logged out, was deactivated, changed role or lost their tokens: close
+        (4401, "sign in again"); a session logout closes only that session's sockets."""
+        session_key = message.get("session_key")
+        if session_key is not None:
+            session = self.scope.get("session")
+            if self.as_json or session is None or session.session_key != session_key:
+                return
+        await self.close(code=UNAUTHENTICATED)
 
     async def partner_event(self, message):
         if self.user.is_partner and message.get("partner_id") == str(self.user.pk):
             # Our own availability changed: follow the board, then resync it.
             if message["online"]:
-                await self._join(events.PARTNERS_GROUP)
+                await self._join(audiences.PARTNERS_GROUP)
             else:
-                await self._leave(events.PARTNERS_GROUP)
+                await self._leave(audiences.PARTNERS_GROUP)
             await self.send_snapshot()
             return
         await self._forward(message)
@@ -194,7 +205,7 @@ class OrdersConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _groups(self):
-        return groups_for(self.user)
+        return audiences.groups_for(self.user)
 
     async def send_snapshot(self):
         payload = await database_sync_to_async(snapshot_for)(self.user, as_json=self.as_json)
@@ -215,62 +226,3 @@ def asgi_frames(message, *, as_json: bool) -> tuple:
         texts = [message["json"]] if as_json else _texts(message.get("html"))
         frames = message[key] = tuple({"type": "websocket.send", "text": text} for text in texts)
     return frames
-
-
-def groups_for(user) -> list[str]:
-    from accounts.models import PartnerProfile, User
-
-    if user.role == User.Role.CUSTOMER:
-        return [events.customer_group(user)]
-    if user.role == User.Role.PARTNER:
-        online = PartnerProfile.objects.filter(user=user, online=True).exists()
-        return [events.partner_group(user)] + ([events.PARTNERS_GROUP] if online else [])
-    if user.role == User.Role.ADMIN:
-        return [events.ADMINS_GROUP]
-    return []
-
-
-def snapshot_for(user, *, as_json: bool) -> str | list[str]:
-    """The current state this user's screen shows: one message (or, for HTML that
-    cannot share a frame, a few)."""
-    from accounts.models import PartnerProfile, User
-    from dispatch.dashboard import admin_snapshot_html
-    from dispatch.selectors import board_context
-    from orders.models import FINAL_STATUSES, Order
-    from orders.selectors import active_orders_of, available_orders, orders_visible_to, with_details
-
-    if user.role == User.Role.PARTNER:
-        if as_json:
-            online = PartnerProfile.objects.filter(user=user, online=True).exists()
-            available = list(with_details(available_orders())[:SNAPSHOT_LIMIT]) if online else []
-            orders = [events.order_json("snapshot", o, None)["order"] for o in available]
-            orders += [events.order_json("snapshot", o, user)["order"] for o in with_details(active_orders_of(user))]
-            return json.dumps({"event": events.SNAPSHOT, "orders": orders})
-        board = board_context(user)  # online, active (+next_step), can_accept, available
-        html = events.oob(
-            events.render_partial("dispatch/board.html#active-orders", {"active": board["active"], "user": user})
-        )
-        if board["online"]:
-            html += events.oob(events.render_partial("dispatch/board.html#available-list", {**board, "user": user}))
-        return html
-    if user.role == User.Role.CUSTOMER:
-        mine = list(with_details(orders_visible_to(user)).order_by("-created_at")[:SNAPSHOT_LIMIT])
-        if as_json:
-            orders = [events.order_json("snapshot", o, user)["order"] for o in mine]
-            return json.dumps({"event": events.SNAPSHOT, "orders": orders})
-        # Sections and table rows go in separate frames (see events.customer_html).
-        return [
-            "".join(events.customer_status_html(o) for o in mine),
-            "".join(events.customer_row_html(o) for o in mine),
-        ]
-    if user.role == User.Role.ADMIN:
-        if not as_json:
-            return admin_snapshot_html()
-        open_orders = list(
-            with_details(
-                Order.objects.exclude(status__in=FINAL_STATUSES).select_related("customer", "partner")
-            ).order_by("-created_at")[: SNAPSHOT_LIMIT * 4]
-        )
-        orders = [events.order_json("snapshot", o, user)["order"] for o in open_orders]
-        return json.dumps({"event": events.SNAPSHOT, "orders": orders})
-    return ""

@@ -1,6 +1,6 @@
 """Process-local fan-out: one channel-layer channel per process, however many sockets.
 
-``dispatch.events`` publishes each event to a Channels group (``partners``,
+``dispatch.publish`` publishes each event to a Channels group (``partners``,
 ``customer.<id>``, ...). If every socket's consumer were itself a member of the group,
 the layer would copy each message into one queue per socket and wake one task per
 socket to write one frame — at 1,000 sockets that bookkeeping cost more than the

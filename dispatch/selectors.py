@@ -1,31 +1,38 @@
-"""Reads for the partner pages: the board (and its live pushes) and the history.
+"""Reads for the partner pages (the board, its live pushes, the history), the admins'
+dashboard and the partner overviews (dashboard, API, admin).
 
 Every function here answers in a fixed number of queries, whatever the number of
-orders, so the board stays cheap as orders pile up.
+orders or partners, and stays inside what SQLite and MongoDB both support: plain
+filters, ``select_related``/``prefetch_related``, ``values_list`` and a grouped
+``Count``; medians and bucketing happen in Python. Selectors never import services.
 """
 
-from dataclasses import dataclass
-from datetime import datetime, time
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
 
+from django.conf import settings
+from django.db.models import Count, Prefetch
 from django.utils import timezone
 
-from accounts.models import PartnerProfile
+from accounts.models import User
+from accounts.selectors import is_partner_online
 from dispatch.errors import DeliveryCodeLocked
-from dispatch.services import has_capacity
-from orders.models import MAX_CODE_ATTEMPTS, Order, next_partner_step
-from orders.selectors import active_orders_of, available_orders
-
-S = Order.Status
+from orders.models import ACTIVE_STATUSES, FINAL_STATUSES, MAX_CODE_ATTEMPTS, Order, next_partner_step
+from orders.selectors import NEWEST_FIRST, active_orders_of, available_orders
 
 # A board is for picking the next order, not for browsing them all (a phone, a thumb).
 AVAILABLE_LIMIT = 50
 
 # The label of the partner's button for each step of the transition table.
 STEP_LABELS = {
-    S.PICKED_UP: "Mark picked up",
-    S.OUT_FOR_DELIVERY: "Start delivery",
-    S.DELIVERED: "Mark delivered",
+    Order.Status.PICKED_UP: "Mark picked up",
+    Order.Status.OUT_FOR_DELIVERY: "Start delivery",
+    Order.Status.DELIVERED: "Mark delivered",
 }
+
+OPEN_STATUSES = tuple(status for status in Order.Status if status not in FINAL_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,7 @@ def partner_step(order: Order) -> PartnerStep | None:
     status = next_partner_step(order.status)
     if status is None:
         return None
-    if status != S.DELIVERED:
+    if status != Order.Status.DELIVERED:
         return PartnerStep(status=status, label=STEP_LABELS[status])
     return PartnerStep(
         status=status,
@@ -58,8 +65,10 @@ def partner_step(order: Order) -> PartnerStep | None:
     )
 
 
-def is_online(partner) -> bool:
-    return PartnerProfile.objects.filter(user=partner, online=True).exists()
+def has_capacity(active_count: int) -> bool:
+    """The capacity rule: a partner may hold PARTNER_MAX_ACTIVE_ORDERS active orders
+    (dispatch.services.accept_order enforces it; the board reads it to offer Accept)."""
+    return active_count < settings.PARTNER_MAX_ACTIVE_ORDERS
 
 
 def board_active_orders(partner) -> list[Order]:
@@ -84,19 +93,20 @@ def can_accept_more(*, online: bool, active_count: int) -> bool:
     return online and has_capacity(active_count)
 
 
-def board_context(partner) -> dict:
+def board_context(partner, *, with_available: bool = True) -> dict:
     """Everything board.html and its partials need for ``partner``.
 
     ``online``, ``active`` (orders with ``next_step``), ``can_accept`` and
-    ``available`` (empty while offline: only online partners see new orders).
+    ``available`` (empty while offline: only online partners see new orders; and
+    left out with ``with_available=False``).
     """
-    online = is_online(partner)
+    online = is_partner_online(partner)
     active = board_active_orders(partner)
     return {
         "online": online,
         "active": active,
         "can_accept": can_accept_more(online=online, active_count=len(active)),
-        "available": list(board_available_orders()) if online else [],
+        "available": list(board_available_orders()) if online and with_available else [],
     }
 
 
@@ -105,15 +115,17 @@ def board_context(partner) -> dict:
 
 def delivered_orders_of(partner):
     """The partner's delivered orders, newest first."""
-    return Order.objects.filter(partner=partner, status=S.DELIVERED).order_by("-delivered_at", "-pk")
+    return Order.objects.filter(partner=partner, status=Order.Status.DELIVERED).order_by("-delivered_at", "-pk")
 
 
 def deliveries_since(partner, since: datetime) -> int:
     return delivered_orders_of(partner).filter(delivered_at__gte=since).count()
 
 
-def start_of_today() -> datetime:
-    return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+def start_of_today(now=None) -> datetime:
+    """Midnight of ``now``'s day (default: today) in the current time zone."""
+    day = timezone.localdate(now)
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def delivery_minutes(order: Order) -> int | None:
@@ -121,3 +133,180 @@ def delivery_minutes(order: Order) -> int | None:
     if not (order.accepted_at and order.delivered_at):
         return None
     return round((order.delivered_at - order.accepted_at).total_seconds() / 60)
+
+
+# --- Partner overviews (dashboard, API, admin) ---------------------------------------
+
+
+def active_deliveries(lookup: str = "deliveries") -> Prefetch:
+    """Prefetch each partner's active orders (oldest accepted first) as ``.active_deliveries``;
+    ``lookup`` is the path from the queryset's model to the partner's orders."""
+    return Prefetch(
+        lookup,
+        queryset=Order.objects.filter(status__in=ACTIVE_STATUSES).order_by("accepted_at", "pk"),
+        to_attr="active_deliveries",
+    )
+
+
+@dataclass(frozen=True)
+class PartnerRow:
+    """A partner as the dashboard, the API and the admin show them."""
+
+    pk: object
+    username: str
+    name: str
+    phone: str
+    online: bool
+    active: list = field(default_factory=list)  # their active orders
+    delivered_today: int = 0
+
+
+def partners_overview(*, now=None) -> list[PartnerRow]:
+    """Every active partner: online, their active orders, deliveries today; three queries.
+    Online and busy first, then online, then offline; by name within each."""
+    now = now or timezone.now()
+    partners = (
+        User.objects.filter(role=User.Role.PARTNER, is_active=True)
+        .select_related("partner_profile")
+        .prefetch_related(active_deliveries())
+    )
+    delivered = Counter(
+        Order.objects.filter(status=Order.Status.DELIVERED, delivered_at__gte=start_of_today(now))
+        .order_by()
+        .values_list("partner_id", flat=True)
+    )
+    rows = []
+    for partner in partners:
+        profile = getattr(partner, "partner_profile", None)
+        rows.append(
+            PartnerRow(
+                pk=partner.pk,
+                username=partner.username,
+                name=(profile.display_name if profile else "") or partner.display_name,
+                phone=(profile.phone if profile else "") or partner.phone,
+                online=bool(profile and profile.online),
+                active=partner.active_deliveries,
+                delivered_today=delivered.get(partner.pk, 0),
+            )
+        )
+    rows.sort(key=lambda row: (not row.online, not row.active, row.name.lower(), row.username))
+    return rows
+
+
+# --- The admins' dashboard -----------------------------------------------------------
+
+ORDERS_SHOWN = 50
+ALL = "all"
+OPEN = "open"
+CHART_BUCKET = timedelta(minutes=5)
+CHART_BUCKETS = 36  # 3 hours
+
+
+def filter_choices():
+    return [(ALL, "All"), (OPEN, "Open"), *((status.value, status.label) for status in Order.Status)]
+
+
+def clean_filter(value) -> str:
+    """A status filter from the query string; anything unknown means "all" (never a 500)."""
+    return value if value in {key for key, _ in filter_choices()} else ALL
+
+
+def promise_minutes() -> int:
+    return settings.DELIVERY_PROMISE_MINUTES
+
+
+def _minutes(delta) -> float:
+    return delta.total_seconds() / 60
+
+
+def _median(values):
+    return round(statistics.median(values), 1) if values else None
+
+
+def decorate(order, now, promise=None):
+    """Timing attributes the row shows: minutes so far (open) or taken (final), late."""
+    promise = promise_minutes() if promise is None else promise
+    end = order.delivered_at or order.cancelled_at
+    if order.is_open or end is None:
+        end = now
+    order.dash_minutes = max(0, int(_minutes(end - order.created_at)))
+    order.dash_due = order.created_at + timedelta(minutes=promise)
+    order.dash_late = order.is_open and now > order.dash_due
+    order.dash_over = order.status == Order.Status.DELIVERED and order.delivered_at > order.dash_due
+    return order
+
+
+def dashboard_orders(status_filter=ALL, *, now=None, limit=ORDERS_SHOWN):
+    """Newest first, capped; one query."""
+    now = now or timezone.now()
+    orders = Order.objects.select_related("customer", "partner").order_by(*NEWEST_FIRST)
+    if status_filter == OPEN:
+        orders = orders.filter(status__in=OPEN_STATUSES)
+    elif status_filter != ALL:
+        orders = orders.filter(status=status_filter)
+    promise = promise_minutes()
+    return [decorate(order, now, promise) for order in orders[:limit]]
+
+
+def live_numbers(*, now=None):
+    """Counts per status and the timing block; four queries, none of which sorts,
+    and only the medians read one row per order (of today's accepted/delivered)."""
+    now = now or timezone.now()
+    promise = timedelta(minutes=promise_minutes())
+    day = Order.objects.filter(created_at__gte=start_of_today(now)).order_by()
+    today = Counter(dict(day.values_list("status").annotate(n=Count("pk"))))
+    open_rows = list(Order.objects.filter(status__in=OPEN_STATUSES).order_by().values_list("status", "created_at"))
+    accepted_pairs = list(day.filter(accepted_at__isnull=False).values_list("created_at", "accepted_at"))
+    delivered_pairs = list(
+        day.filter(status=Order.Status.DELIVERED, delivered_at__isnull=False).values_list("created_at", "delivered_at")
+    )
+
+    open_now = Counter(status for status, _ in open_rows)
+    late = sum(1 for _, created_at in open_rows if now - created_at > promise)
+    statuses = [
+        {
+            "status": status.value,
+            "label": status.label,
+            "today": today[status],
+            "now": open_now[status] if status in OPEN_STATUSES else None,
+        }
+        for status in Order.Status
+    ]
+    counts = {"statuses": statuses, "today_total": sum(today.values()), "open_total": len(open_rows), "late": late}
+
+    to_accept = [_minutes(accepted - created) for created, accepted in accepted_pairs]
+    to_deliver = [delivered - created for created, delivered in delivered_pairs]
+    on_time = sum(1 for took in to_deliver if took <= promise)
+    timing = {
+        "promise": promise_minutes(),
+        "late": late,
+        "open": len(open_rows),
+        "oldest_open": int(_minutes(max(now - created for _, created in open_rows))) if open_rows else None,
+        "median_accept": _median(to_accept),
+        "median_deliver": _median([_minutes(took) for took in to_deliver]),
+        "accepted_today": len(to_accept),
+        "delivered_today": len(to_deliver),
+        "on_time": on_time,
+        "on_time_percent": round(100 * on_time / len(to_deliver)) if to_deliver else None,
+        "as_of": now,
+    }
+    return counts, timing
+
+
+def orders_per_bucket(*, now=None):
+    """Orders created per 5 minutes over the last 3 hours, counted by current status:
+    ``(start, [Counter(status -> n) per bucket])``. One query."""
+    now = now or timezone.now()
+    # 5-minute boundaries in UTC are 5-minute boundaries in every real time zone, and
+    # UTC arithmetic keeps the window 3 hours long across a DST change.
+    utc = now.astimezone(UTC)
+    end = utc.replace(minute=utc.minute - utc.minute % 5, second=0, microsecond=0) + CHART_BUCKET
+    start = end - CHART_BUCKET * CHART_BUCKETS
+    counts = [Counter() for _ in range(CHART_BUCKETS)]
+    for created_at, status in (
+        Order.objects.filter(created_at__gte=start, created_at__lt=end).order_by().values_list("created_at", "status")
+    ):
+        index = int((created_at - start) / CHART_BUCKET)
+        if 0 <= index < CHART_BUCKETS:
+            counts[index][status] += 1
+    return start, counts

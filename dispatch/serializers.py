@@ -3,11 +3,12 @@
 from rest_framework import serializers
 
 from orders.models import Order
+from quickcommerce.api import StrictBooleanField, StrictCharField
 
 
 class AdvanceOrderInputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Order.Status.choices, help_text="The next step: one status on.")
-    code = serializers.CharField(
+    code = StrictCharField(
         required=False,
         allow_blank=True,
         max_length=16,
@@ -17,7 +18,7 @@ class AdvanceOrderInputSerializer(serializers.Serializer):
 
 
 class AvailabilityInputSerializer(serializers.Serializer):
-    online = serializers.BooleanField()
+    online = StrictBooleanField()
 
 
 class AvailabilityOutputSerializer(serializers.Serializer):
@@ -26,34 +27,17 @@ class AvailabilityOutputSerializer(serializers.Serializer):
 
 
 class PartnerOverviewSerializer(serializers.Serializer):
-    """A partner for the admin: expects the prefetches of ``dispatch.api.partners_overview``."""
+    """A partner for the admin: a ``dispatch.selectors.PartnerRow``."""
 
     id = serializers.CharField(source="pk")
     username = serializers.CharField()
-    name = serializers.SerializerMethodField()
-    phone = serializers.SerializerMethodField()
-    online = serializers.SerializerMethodField()
+    name = serializers.CharField()
+    phone = serializers.CharField()
+    online = serializers.BooleanField()
     active_orders = serializers.SerializerMethodField(help_text="Refs of the orders they are delivering now.")
-    deliveries_today = serializers.SerializerMethodField(help_text="Orders they delivered since midnight.")
+    deliveries_today = serializers.IntegerField(
+        source="delivered_today", help_text="Orders they delivered since midnight."
+    )
 
-    @staticmethod
-    def _profile(user):
-        return getattr(user, "partner_profile", None)
-
-    def get_name(self, user) -> str:
-        profile = self._profile(user)
-        return (profile.display_name if profile else "") or user.display_name
-
-    def get_phone(self, user) -> str:
-        profile = self._profile(user)
-        return (profile.phone if profile else "") or user.phone
-
-    def get_online(self, user) -> bool:
-        profile = self._profile(user)
-        return bool(profile and profile.online)
-
-    def get_active_orders(self, user) -> list[str]:
-        return [order.ref for order in user.active_deliveries]
-
-    def get_deliveries_today(self, user) -> int:
-        return len(user.delivered_today)
+    def get_active_orders(self, row) -> list[str]:
+        return [order.ref for order in row.active]

@@ -1,18 +1,20 @@
-"""Dispatch rules: availability, accepting, delivering, and the admin's actions.
+"""Dispatch rules: availability, accepting, delivering, and the admin's operations.
 
-The only place these rules live. Each contested change is one compare-and-set
-(see orders.services.transition_order and ARCHITECTURE.md).
+The only place these rules live. Every change to an order goes through
+``orders.services.transition_order`` (the transition table, one compare-and-set, the
+timeline row and the live event); see "Concurrency" in docs/architecture.md.
 """
 
+import contextlib
 import hmac
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import PartnerProfile, User
-from dispatch import events
+from accounts.services import partner_profile
+from dispatch import publish
 from dispatch.errors import (
     DeliveryCodeLocked,
     OrderAlreadyTaken,
@@ -20,12 +22,12 @@ from dispatch.errors import (
     PartnerOffline,
     WrongDeliveryCode,
 )
+from dispatch.selectors import has_capacity
 from orders.errors import InvalidOrder, InvalidTransition, NotAllowed, OrderChanged, OrderNotFound
-from orders.models import ACTIVE_STATUSES, MAX_CODE_ATTEMPTS, Order, OrderEvent, new_delivery_code, next_partner_step
+from orders.models import ACTIVE_STATUSES, MAX_CODE_ATTEMPTS, Order, new_delivery_code, next_partner_step
 from orders.selectors import active_orders_of
-from orders.services import cancel_order, transition_order
-
-S = Order.Status
+from orders.services import transition_order
+from orders.signals import ORDER_ACCEPTED
 
 
 def _require(user, role, message):
@@ -33,9 +35,11 @@ def _require(user, role, message):
         raise NotAllowed(message)
 
 
-def partner_profile(partner: User) -> PartnerProfile:
-    profile, _ = PartnerProfile.objects.get_or_create(user=partner, defaults={"display_name": partner.display_name})
-    return profile
+def _order(order_ref: str) -> Order:
+    order = Order.objects.filter(ref=order_ref).first()
+    if order is None:
+        raise OrderNotFound()
+    return order
 
 
 def set_availability(*, partner: User, online: bool) -> PartnerProfile:
@@ -45,13 +49,15 @@ def set_availability(*, partner: User, online: bool) -> PartnerProfile:
     if profile.online != online:
         PartnerProfile.objects.filter(pk=profile.pk).update(online=online, updated_at=timezone.now())
         profile.online = online
-        transaction.on_commit(lambda: events.publish_partner(partner))
+        publish.partner_after_commit(partner)
     return profile
 
 
-def has_capacity(active_count: int) -> bool:
-    """The capacity rule: a partner may hold PARTNER_MAX_ACTIVE_ORDERS active orders."""
-    return active_count < settings.PARTNER_MAX_ACTIVE_ORDERS
+def _at_capacity_message() -> str:
+    limit = settings.PARTNER_MAX_ACTIVE_ORDERS
+    if limit == 1:
+        return "Finish your current delivery before accepting another."
+    return f"You already have {limit} active orders; finish one first."
 
 
 def accept_order(*, partner: User, order_ref: str) -> Order:
@@ -59,64 +65,47 @@ def accept_order(*, partner: User, order_ref: str) -> Order:
     _require(partner, User.Role.PARTNER, "Only delivery partners can accept orders.")
     if not partner_profile(partner).online:
         raise PartnerOffline()
-    order = Order.objects.filter(ref=order_ref).first()
-    if order is None:
-        raise OrderNotFound()
+    order = _order(order_ref)
     if order.partner_id == partner.pk:
         raise InvalidTransition("You already have this order.")
-    limit = settings.PARTNER_MAX_ACTIVE_ORDERS
     if not has_capacity(active_orders_of(partner).count()):
-        raise PartnerAtCapacity(
-            "Finish your current delivery before accepting another."
-            if limit == 1
-            else f"You already have {limit} active orders; finish one first."
-        )
-    if order.status == S.CANCELLED:
+        raise PartnerAtCapacity(_at_capacity_message())
+    if order.status == Order.Status.CANCELLED:
         raise InvalidTransition("This order was cancelled.")
-    if order.status != S.PLACED or order.partner_id is not None:
+    if order.status != Order.Status.PLACED or order.partner_id is not None:
         raise OrderAlreadyTaken()
     try:
         order = transition_order(
             order=order,
-            to_status=S.ACCEPTED,
+            to_status=Order.Status.ACCEPTED,
             actor=partner,
             match={"partner__isnull": True},
             changes={"partner": partner, "delivery_code": new_delivery_code(), "code_attempts": 0},
-            event=events.ORDER_ACCEPTED,
+            event=ORDER_ACCEPTED,
         )
     except OrderChanged:
         raise OrderAlreadyTaken() from None
     # The capacity check above and the win are two steps: the same partner accepting
-    # two orders at once could pass both. Count again after winning and hand the order
-    # back if that happened, so at rest nobody holds more than the limit.
-    if active_orders_of(partner).count() > limit:
-        _withdraw_accept(order, partner)
-        raise PartnerAtCapacity("Finish your current delivery before accepting another.")
+    # two orders at once could pass both. Count again after winning and, if that
+    # happened, the system hands this order back, so at rest nobody holds more than the limit.
+    if active_orders_of(partner).count() > settings.PARTNER_MAX_ACTIVE_ORDERS:
+        _withdraw_accept(order)
+        raise PartnerAtCapacity(_at_capacity_message())
     return order
 
 
-def _withdraw_accept(order: Order, partner: User) -> None:
-    with transaction.atomic():
-        undone = Order.objects.filter(pk=order.pk, version=order.version, partner=partner, status=S.ACCEPTED).update(
-            status=S.PLACED,
-            partner=None,
-            delivery_code="",
-            code_attempts=0,
-            accepted_at=None,
-            version=F("version") + 1,
-            updated_at=timezone.now(),
-        )
-        if not undone:
-            return
-        order.refresh_from_db()
-        OrderEvent.objects.create(
+def _withdraw_accept(order: Order) -> None:
+    """The system puts an accept that broke the capacity rule back on the board."""
+    # OrderChanged: an admin released or cancelled it meanwhile, so nothing is left to undo.
+    with contextlib.suppress(OrderChanged):
+        transition_order(
             order=order,
-            status=S.PLACED,
-            version=order.version,
-            actor=partner,
+            to_status=Order.Status.PLACED,
+            actor=None,
+            match={"partner": order.partner_id},
+            changes={"partner": None, "delivery_code": "", "code_attempts": 0, "accepted_at": None},
             note="Accept withdrawn: the partner was already at capacity.",
         )
-        transaction.on_commit(lambda: events.publish(events.ORDER_STATUS_UPDATE, order, previous_partner_id=partner.pk))
 
 
 def _assigned_order(partner: User, order_ref: str) -> Order:
@@ -130,16 +119,17 @@ def advance_order(*, partner: User, order_ref: str, to_status: str, code: str | 
     """The assigned partner moves the order one step on; delivering needs the code."""
     _require(partner, User.Role.PARTNER, "Only delivery partners can update deliveries.")
     order = _assigned_order(partner, order_ref)
-    if to_status not in S.values:
+    if to_status not in Order.Status.values:
         raise InvalidOrder(f"Unknown status: {to_status!r}.")
     expected = next_partner_step(order.status)
     if to_status != expected:
+        state = order.get_status_display().lower()
         if expected is None:
-            raise InvalidTransition(f"Order {order.ref} is {order.get_status_display().lower()}; nothing left to do.")
+            raise InvalidTransition(f"Order {order.ref} is {state}; nothing left to do.")
         raise InvalidTransition(
-            f"Order {order.ref} is {order.get_status_display().lower()}; the next step is {S(expected).label.lower()}."
+            f"Order {order.ref} is {state}; the next step is {Order.Status(expected).label.lower()}."
         )
-    if to_status == S.DELIVERED:
+    if to_status == Order.Status.DELIVERED:
         _check_code(order, code)
     try:
         return transition_order(order=order, to_status=to_status, actor=partner, match={"partner": partner})
@@ -156,6 +146,7 @@ def _check_code(order: Order, code):
     if order.delivery_code and hmac.compare_digest(code.encode(), order.delivery_code.encode()):
         return
     # Count the miss with a conditional update, so racing tries cannot exceed the limit.
+    # A counter, not a change of the order: no version bump, no timeline row.
     Order.objects.filter(pk=order.pk, code_attempts__lt=MAX_CODE_ATTEMPTS).update(code_attempts=F("code_attempts") + 1)
     order.refresh_from_db(fields=["code_attempts"])
     left = MAX_CODE_ATTEMPTS - order.code_attempts
@@ -164,18 +155,15 @@ def _check_code(order: Order, code):
     raise WrongDeliveryCode(f"Wrong delivery code. {left} {'try' if left == 1 else 'tries'} left.")
 
 
-# --- Admin actions: also through the transition table, also on the timeline ------
+# --- Admin operations: also through the transition table, also on the timeline ------
 
 
 def release_order(*, admin: User, order_ref: str, reason: str = "") -> Order:
     """Put an accepted order back on the board for any partner."""
     _require(admin, User.Role.ADMIN, "Only admins can release orders.")
-    order = Order.objects.filter(ref=order_ref).first()
-    if order is None:
-        raise OrderNotFound()
     return transition_order(
-        order=order,
-        to_status=S.PLACED,
+        order=_order(order_ref),
+        to_status=Order.Status.PLACED,
         actor=admin,
         changes={"partner": None, "delivery_code": "", "code_attempts": 0, "accepted_at": None},
         note=reason or "Released back to the board by an admin.",
@@ -187,53 +175,31 @@ def reassign_order(*, admin: User, order_ref: str, partner: User) -> Order:
     _require(admin, User.Role.ADMIN, "Only admins can reassign orders.")
     if not partner.is_partner:
         raise InvalidOrder(f"{partner} is not a delivery partner.")
-    order = Order.objects.filter(ref=order_ref).first()
-    if order is None:
-        raise OrderNotFound()
-    if order.status != S.ACCEPTED:
+    order = _order(order_ref)
+    if order.status != Order.Status.ACCEPTED:
         raise InvalidTransition("Only accepted orders that are not picked up yet can be reassigned.")
     if order.partner_id == partner.pk:
         raise InvalidTransition(f"Order {order.ref} is already assigned to {partner}.")
-    now = timezone.now()
-    previous_partner_id = order.partner_id
-    with transaction.atomic():
-        won = Order.objects.filter(pk=order.pk, status=S.ACCEPTED, version=order.version).update(
-            partner=partner, version=F("version") + 1, updated_at=now
-        )
-        if not won:
-            raise OrderChanged()
-        order.refresh_from_db()
-        OrderEvent.objects.create(
-            order=order, status=order.status, version=order.version, actor=admin, note=f"Reassigned to {partner}."
-        )
-        transaction.on_commit(
-            lambda: events.publish(events.ORDER_STATUS_UPDATE, order, previous_partner_id=previous_partner_id)
-        )
-    return order
+    return transition_order(
+        order=order,
+        to_status=Order.Status.ACCEPTED,
+        actor=admin,
+        changes={"partner": partner},
+        note=f"Reassigned to {partner}.",
+    )
 
 
 def reset_delivery_code(*, admin: User, order_ref: str) -> Order:
     """Unlock a delivery code after too many wrong tries (the code stays the same)."""
     _require(admin, User.Role.ADMIN, "Only admins can reset delivery codes.")
-    order = Order.objects.filter(ref=order_ref).first()
-    if order is None:
-        raise OrderNotFound()
+    order = _order(order_ref)
     if not order.code_locked or order.status not in ACTIVE_STATUSES:
         raise InvalidTransition(f"The delivery code of order {order.ref} is not locked.")
-    with transaction.atomic():
-        unlocked = Order.objects.filter(
-            pk=order.pk, version=order.version, code_attempts__gte=MAX_CODE_ATTEMPTS, status__in=ACTIVE_STATUSES
-        ).update(code_attempts=0, version=F("version") + 1, updated_at=timezone.now())
-        if not unlocked:
-            raise OrderChanged()
-        order.refresh_from_db()
-        OrderEvent.objects.create(
-            order=order, status=order.status, version=order.version, actor=admin, note="Delivery code unlocked."
-        )
-        transaction.on_commit(lambda: events.publish(events.ORDER_STATUS_UPDATE, order))
-    return order
-
-
-def admin_cancel_order(*, admin: User, order_ref: str, reason: str = "") -> Order:
-    _require(admin, User.Role.ADMIN, "Only admins can cancel any order.")
-    return cancel_order(actor=admin, order_ref=order_ref, reason=reason or "Cancelled by an admin.")
+    return transition_order(
+        order=order,
+        to_status=order.status,
+        actor=admin,
+        match={"code_attempts__gte": MAX_CODE_ATTEMPTS},
+        changes={"code_attempts": 0},
+        note="Delivery code unlocked.",
+    )

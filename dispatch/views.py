@@ -1,4 +1,4 @@
-"""Partner pages (the board, the history) and their actions; the admin dashboard.
+"""Partner pages (the board, the history) and their actions; the admins' dashboard.
 
 Every partner action is a form that works without JavaScript (POST, a message,
 redirect back to the board) and, sent by htmx, answers with partials of
@@ -17,7 +17,8 @@ from django_htmx.http import reswap
 
 from accounts.models import User
 from accounts.permissions import role_required
-from dispatch import selectors, services
+from accounts.selectors import is_partner_online
+from dispatch import fragments, selectors, services
 from dispatch.errors import DeliveryCodeLocked, OrderAlreadyTaken, WrongDeliveryCode
 from dispatch.forms import AdvanceForm, AvailabilityForm
 from orders.errors import InvalidTransition, OrderNotFound
@@ -150,7 +151,7 @@ def advance(request, ref):
         return _back_to_board(request, text)
     active = selectors.board_active_orders(request.user)
     parts = [("active-orders", {"active": active})]
-    if order.status == Order.Status.DELIVERED and selectors.is_online(request.user):
+    if order.status == Order.Status.DELIVERED and is_partner_online(request.user):
         # A free hand again: bring back the Accept buttons (and anything new).
         can_accept = selectors.can_accept_more(online=True, active_count=len(active))
         available = selectors.board_available_orders()
@@ -173,3 +174,14 @@ def history(request):
         "today_count": selectors.deliveries_since(request.user, selectors.start_of_today()),
     }
     return render(request, "dispatch/history.html", context)
+
+
+@role_required(User.Role.ADMIN)
+@vary_on_headers("HX-Request")
+def dashboard(request):
+    """The admins' live dashboard; for htmx (filter links, the one-minute refresh) the
+    orders panel plus fresh counts, timing, partners and chart as out-of-band swaps."""
+    context = fragments.dashboard_context(status_filter=selectors.clean_filter(request.GET.get("status")))
+    if request.htmx and not request.htmx.history_restore_request:
+        return HttpResponse(fragments.dashboard_refresh_html(context))
+    return render(request, fragments.DASHBOARD, context)

@@ -9,18 +9,14 @@ mapped to ``{"detail", "code"}`` with their status by quickcommerce.api.
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import User
 from accounts.permissions import IsAdmin, IsCustomer
 from accounts.throttles import OrderThrottle, ThrottleMessageMixin
-from dispatch.services import admin_cancel_order
 from orders.errors import OrderNotFound
-from orders.models import Order
-from orders.selectors import catalog_products, order_list_for, orders_visible_to, with_details
+from orders.selectors import catalog_products, order_list_for, order_with_details, orders_visible_to, with_details
 from orders.serializers import (
     CancelOrderInputSerializer,
     ErrorSerializer,
@@ -31,11 +27,12 @@ from orders.serializers import (
     ProductSerializer,
 )
 from orders.services import cancel_order, place_order
+from quickcommerce.api import StrictPageNumberPagination
 
 # --- shared API plumbing (dispatch.api uses it too) ----------------------------------
 
 
-class ApiPagination(PageNumberPagination):
+class ApiPagination(StrictPageNumberPagination):
     """``?page=`` (20 per page by default) and ``?page_size=`` up to 100."""
 
     page_size_query_param = "page_size"
@@ -76,7 +73,7 @@ def error_responses(*codes):
 
 def order_response(order, viewer, *, status_code=status.HTTP_200_OK):
     """The order, fresh with its items and timeline, as ``viewer`` may see it."""
-    order = with_details(Order.objects.select_related("customer", "partner")).get(pk=order.pk)
+    order = order_with_details(order.pk)
     return Response(OrderSerializer(order, context={"viewer": viewer}).data, status=status_code)
 
 
@@ -207,6 +204,7 @@ class OrderListCreateApi(ThrottleMessageMixin, APIView):
             lines=[(line["product"], line["quantity"]) for line in data["items"]],
             address=data["address"],
             note=data["note"],
+            area=data["area"],
             idempotency_key=request.headers.get("Idempotency-Key"),
         )
         return order_response(
@@ -248,8 +246,5 @@ class OrderCancelApi(APIView):
         serializer = CancelOrderInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         reason = serializer.validated_data["reason"]
-        if request.user.role == User.Role.ADMIN:
-            order = admin_cancel_order(admin=request.user, order_ref=ref, reason=reason)
-        else:
-            order = cancel_order(actor=request.user, order_ref=ref, reason=reason)
+        order = cancel_order(actor=request.user, order_ref=ref, reason=reason)
         return order_response(order, request.user)

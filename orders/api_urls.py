@@ -1,6 +1,5 @@
 from django.urls import path
 
-import orders.urls  # noqa: F401 - registers the <ref:ref> converter used below
 from orders import api
 
 urlpatterns = [

@@ -13,8 +13,8 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 
 from orders.errors import InvalidOrder, OutOfStock
-from orders.models import Product
-from orders.services import FREE_DELIVERY_FROM, MAX_LINES, MAX_QUANTITY, delivery_fee_for
+from orders.models import MAX_LINES, MAX_QUANTITY, Product
+from orders.services import FREE_DELIVERY_FROM, delivery_fee_for
 
 SESSION_KEY = "cart"
 ZERO = Decimal("0.00")

@@ -5,8 +5,7 @@ import uuid
 
 from django import forms
 
-from orders.models import Product
-from orders.services import MAX_ADDRESS, MAX_NOTE, MAX_QUANTITY
+from orders.models import AREA_MAX_LENGTH, MAX_ADDRESS, MAX_NOTE, MAX_QUANTITY, Product
 
 QUANTITY_ERROR = f"Enter a whole number from 1 to {MAX_QUANTITY}."
 
@@ -60,6 +59,13 @@ class CheckoutForm(forms.Form):
         help_text="Street, number and flat, then the area after a comma, e.g. 12 Rue des Lilas, Flat 3, "
         "Montmartre. Riders see only the area until one accepts your order.",
         error_messages={"required": "Please enter a delivery address."},
+    )
+    area = forms.CharField(
+        label="Neighbourhood (optional)",
+        required=False,
+        max_length=AREA_MAX_LENGTH,
+        widget=forms.TextInput(attrs={"autocomplete": "address-level3"}),
+        help_text="What riders see before one accepts. No numbers or names; empty: the last part of your address.",
     )
     note = forms.CharField(
         label="Note for your rider (optional)",

@@ -1,3 +1,4 @@
+import re
 import secrets
 from decimal import Decimal
 
@@ -20,14 +21,31 @@ def new_delivery_code() -> str:
     return f"{secrets.randbelow(10_000):04d}"
 
 
+# Parts of an address that name a person, not a place: never shown as the area.
+RECIPIENT_PART = re.compile(
+    r"^\s*(c\s*/\s*o\b|c\.o\.|care\s+of\b|attn\b|attention\b|for\b|to\b|recipient\b|name\b|deliver\s+to\b)",
+    re.IGNORECASE,
+)
+AREA_MAX_LENGTH = 60
+
+
+def is_public_area(text: str) -> bool:
+    """Whether ``text`` may be shown to every partner as an area: no digits (no house
+    number, flat or postcode), no recipient ("c/o …", "attn …"), no e-mail."""
+    text = text.strip()
+    return (
+        bool(text) and not any(char.isdigit() for char in text) and "@" not in text and not RECIPIENT_PART.match(text)
+    )
+
+
 def area_of(address: str) -> str:
-    """A coarse locality for partners who may take the order: the address's last
-    comma-separated part that has no digits (so never a house number, flat or postcode,
-    never enough to find a door). "Nearby" when no such part exists."""
-    parts = [part.strip() for part in address.replace("\n", ",").split(",") if part.strip()]
+    """A coarse locality for partners who may take the order: the address's last part
+    (parts split by commas and line breaks) that :func:`is_public_area` allows, never the
+    first part (the street). "Nearby" when no such part exists."""
+    parts = [part.strip() for part in re.split(r"[,\r\n]+", address) if part.strip()]
     for part in reversed(parts[1:]):
-        if not any(char.isdigit() for char in part):
-            return part[:60]
+        if is_public_area(part):
+            return part[:AREA_MAX_LENGTH]
     return "Nearby"
 
 
@@ -106,7 +124,8 @@ class Order(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        # Newest first; pk breaks ties (MongoDB keeps milliseconds: a burst shares them).
+        ordering = ["-created_at", "-pk"]
         constraints = [
             models.UniqueConstraint(fields=["customer", "idempotency_key"], name="order_unique_idempotency_key"),
         ]
@@ -166,30 +185,57 @@ class OrderEvent(models.Model):
         return f"{self.order_id}: {self.status} v{self.version}"
 
 
-S = Order.Status
-FINAL_STATUSES = frozenset({S.DELIVERED, S.CANCELLED})
-ACTIVE_STATUSES = frozenset({S.ACCEPTED, S.PICKED_UP, S.OUT_FOR_DELIVERY})
+FINAL_STATUSES = frozenset({Order.Status.DELIVERED, Order.Status.CANCELLED})
+ACTIVE_STATUSES = frozenset({Order.Status.ACCEPTED, Order.Status.PICKED_UP, Order.Status.OUT_FOR_DELIVERY})
 MAX_CODE_ATTEMPTS = 5
+# What one order may hold; the forms, the API's serializers and the services all check these.
+MAX_LINES = 50
+MAX_QUANTITY = 99
+MAX_ADDRESS = 500
+MAX_NOTE = 300
 
-# The one table of allowed transitions: from status -> {to status: roles that may}.
-# Services, templates (which buttons to show) and tests all read this.
+# Who changes orders: the three user roles (accounts.User.Role), and the system itself
+# for the one change no person asks for (an accept withdrawn by the capacity rule).
+SYSTEM = "system"
+
+
+# The one table of allowed changes: from status -> {to status: roles that may}.
+# orders.services.transition_order (the one function that changes an order), the
+# templates (which buttons to show) and the tests all read this.
 TRANSITIONS = {
-    S.PLACED: {S.ACCEPTED: {"partner"}, S.CANCELLED: {"customer", "admin"}},
-    # back to PLACED is the admin's "release"; reassigning keeps ACCEPTED.
-    S.ACCEPTED: {S.PICKED_UP: {"partner"}, S.PLACED: {"admin"}, S.CANCELLED: {"admin"}},
-    S.PICKED_UP: {S.OUT_FOR_DELIVERY: {"partner"}, S.CANCELLED: {"admin"}},
-    S.OUT_FOR_DELIVERY: {S.DELIVERED: {"partner"}, S.CANCELLED: {"admin"}},
-    S.DELIVERED: {},
-    S.CANCELLED: {},
+    Order.Status.PLACED: {
+        Order.Status.ACCEPTED: {"partner"},
+        Order.Status.CANCELLED: {"customer", "admin"},
+    },
+    Order.Status.ACCEPTED: {
+        Order.Status.PICKED_UP: {"partner"},
+        # Back on the board: an admin's release, or the system withdrawing an accept.
+        Order.Status.PLACED: {"admin", SYSTEM},
+        # A status to itself is a change that keeps it: an admin reassigns, or unlocks the code.
+        Order.Status.ACCEPTED: {"admin"},
+        Order.Status.CANCELLED: {"admin"},
+    },
+    Order.Status.PICKED_UP: {
+        Order.Status.OUT_FOR_DELIVERY: {"partner"},
+        Order.Status.PICKED_UP: {"admin"},
+        Order.Status.CANCELLED: {"admin"},
+    },
+    Order.Status.OUT_FOR_DELIVERY: {
+        Order.Status.DELIVERED: {"partner"},
+        Order.Status.OUT_FOR_DELIVERY: {"admin"},
+        Order.Status.CANCELLED: {"admin"},
+    },
+    Order.Status.DELIVERED: {},
+    Order.Status.CANCELLED: {},
 }
 
 # When each status was reached, for the timing columns.
 STATUS_TIMESTAMP = {
-    S.ACCEPTED: "accepted_at",
-    S.PICKED_UP: "picked_up_at",
-    S.OUT_FOR_DELIVERY: "out_for_delivery_at",
-    S.DELIVERED: "delivered_at",
-    S.CANCELLED: "cancelled_at",
+    Order.Status.ACCEPTED: "accepted_at",
+    Order.Status.PICKED_UP: "picked_up_at",
+    Order.Status.OUT_FOR_DELIVERY: "out_for_delivery_at",
+    Order.Status.DELIVERED: "delivered_at",
+    Order.Status.CANCELLED: "cancelled_at",
 }
 
 
@@ -200,6 +246,6 @@ def can_transition(from_status, to_status, role) -> bool:
 def next_partner_step(status):
     """The one status a partner may move an order to next, or None."""
     for to_status, roles in TRANSITIONS.get(status, {}).items():
-        if "partner" in roles and to_status != S.ACCEPTED:
+        if "partner" in roles and to_status != Order.Status.ACCEPTED:
             return to_status
     return None

@@ -1,9 +1,18 @@
-"""Reads that pages, the API and the consumer share."""
+"""Reads of the order domain that pages, the API, the admin and the live updates share.
+
+Selectors only read: they never import a service. Every list that pages or snapshots
+has a unique tie-break after its time (``pk``), so equal timestamps never reorder it.
+"""
 
 from django.db.models import Prefetch, Q
 
-from accounts.models import PartnerProfile, User
-from orders.models import ACTIVE_STATUSES, Category, Order, OrderEvent, Product
+from accounts.models import User
+from accounts.selectors import is_partner_online
+from orders.errors import OrderNotFound
+from orders.models import ACTIVE_STATUSES, FINAL_STATUSES, Category, Order, OrderEvent, Product
+
+NEWEST_FIRST = ("-created_at", "-pk")
+OLDEST_FIRST = ("created_at", "pk")
 
 
 def orders_visible_to(user):
@@ -18,18 +27,27 @@ def orders_visible_to(user):
     if user.role == User.Role.CUSTOMER:
         return orders.filter(customer=user)
     if user.role == User.Role.PARTNER:
-        if PartnerProfile.objects.filter(user=user, online=True).exists():
+        if is_partner_online(user):
             return orders.filter(Q(partner=user) | Q(status=Order.Status.PLACED, partner__isnull=True))
         return orders.filter(partner=user)
     return orders.none()
 
 
+def order_for(user, ref: str) -> Order:
+    """The order ``ref`` if ``user`` may see it, else OrderNotFound, so nobody learns
+    that someone else's order exists."""
+    order = orders_visible_to(user).filter(ref=ref).first()
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
 def order_list_for(user):
-    """The order lists (API): customers their own, partners those assigned to them, admins all."""
+    """The order lists: customers their own, partners those assigned to them, admins all; newest first."""
     orders = orders_visible_to(user)
     if user.role == User.Role.PARTNER:
         orders = orders.filter(partner=user)
-    return orders
+    return orders.order_by(*NEWEST_FIRST)
 
 
 def with_details(orders):
@@ -39,17 +57,30 @@ def with_details(orders):
     )
 
 
+def order_with_details(pk) -> Order | None:
+    """One order as every screen shows it: customer, partner, items and timeline."""
+    return with_details(Order.objects.select_related("customer", "partner")).filter(pk=pk).first()
+
+
 def available_orders():
     """Placed orders nobody has taken yet, oldest first (first come, first served)."""
     return (
         Order.objects.filter(status=Order.Status.PLACED, partner__isnull=True)
         .select_related("customer")
-        .order_by("created_at", "pk")
+        .order_by(*OLDEST_FIRST)
     )
 
 
 def active_orders_of(partner):
+    """The partner's orders between accepting and delivering."""
     return Order.objects.filter(partner=partner, status__in=ACTIVE_STATUSES).select_related("customer")
+
+
+def open_orders():
+    """Orders not yet delivered or cancelled, newest first."""
+    return (
+        Order.objects.exclude(status__in=FINAL_STATUSES).select_related("customer", "partner").order_by(*NEWEST_FIRST)
+    )
 
 
 def catalog_products(*, search="", category_slug=""):
@@ -58,7 +89,7 @@ def catalog_products(*, search="", category_slug=""):
         products = products.filter(category__slug=category_slug)
     if search:
         products = products.filter(Q(name__icontains=search) | Q(description__icontains=search))
-    return products.order_by("name")
+    return products.order_by("name", "pk")
 
 
 def categories():

@@ -11,8 +11,17 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
-from orders.models import ACTIVE_STATUSES, Order, Product
-from orders.services import MAX_ADDRESS, MAX_LINES, MAX_NOTE, MAX_QUANTITY
+from orders.models import (
+    ACTIVE_STATUSES,
+    AREA_MAX_LENGTH,
+    MAX_ADDRESS,
+    MAX_LINES,
+    MAX_NOTE,
+    MAX_QUANTITY,
+    Order,
+    Product,
+)
+from quickcommerce.api import QueryChoiceField, StrictCharField
 
 # --- errors (for the OpenAPI schema; quickcommerce.api produces them) ---------------
 
@@ -95,8 +104,16 @@ class PlaceOrderInputSerializer(serializers.Serializer):
     """Prices and totals are never read from the client: the server computes them."""
 
     items = OrderLineInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
-    address = serializers.CharField(max_length=MAX_ADDRESS)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=MAX_NOTE, default="")
+    address = StrictCharField(max_length=MAX_ADDRESS)
+    note = StrictCharField(required=False, allow_blank=True, max_length=MAX_NOTE, default="")
+    area = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=AREA_MAX_LENGTH,
+        default="",
+        help_text="Your neighbourhood, shown to riders before one accepts (no numbers or names). "
+        "Empty: the last part of the address that has no digits.",
+    )
 
 
 # --- order output -------------------------------------------------------------------
@@ -118,7 +135,9 @@ class OrderEventSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Who made the change, by role (customer, partner or admin; never a name); null if unknown.",
     )
-    note = serializers.CharField()
+    note = serializers.CharField(
+        help_text="Empty unless you are the order's customer, its assigned partner or an admin."
+    )
 
 
 class OrderPartnerSerializer(serializers.Serializer):
@@ -133,8 +152,8 @@ class OrderCustomerSerializer(serializers.Serializer):
 class OrderSerializer(serializers.Serializer):
     """An order as ``context["viewer"]`` may see it.
 
-    ``address`` and ``customer`` only for the order's customer, its assigned
-    partner and admins; ``delivery_code`` only for the customer and admins, once
+    ``address``, ``customer``, ``note`` and the timeline's notes only for the order's
+    customer, its assigned partner and admins; ``delivery_code`` only for the customer and admins, once
     accepted and while the order is open — never for a partner. ``viewer=None``
     is the partner audience: public fields only (the ``area``, never the door).
     """
@@ -174,6 +193,10 @@ class OrderSerializer(serializers.Serializer):
         if not self.sees_contact(viewer, order):
             for name in self.PRIVATE_FIELDS:
                 data.pop(name, None)
+            # Timeline notes are free text (a cancel reason, an admin's release reason):
+            # only the order's own parties read them, never the board.
+            for event in data["events"]:
+                event["note"] = ""
         if not self.sees_delivery_code(viewer, order):
             data.pop("delivery_code", None)
         return data
@@ -198,8 +221,8 @@ class OrderSerializer(serializers.Serializer):
 
 
 class OrderFilterSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
+    status = QueryChoiceField(choices=Order.Status.choices, required=False)
 
 
 class CancelOrderInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=MAX_NOTE, default="")
+    reason = StrictCharField(required=False, allow_blank=True, max_length=MAX_NOTE, default="")

@@ -1,10 +1,12 @@
-"""Every change to an order happens here (or in dispatch.services, which builds on
-``transition_order``). Views, the API, the admin and the seed call these; nobody
-saves an order's status directly, or the timeline and the live events would miss it.
+"""Every change to an order happens here. ``transition_order`` is the one function
+that changes an order once it exists: dispatch.services (accepting, delivering, the
+admin's operations) builds on it. Views, the API, the admin and the seed call these;
+nobody saves an order directly, or the timeline and the live events would miss it.
 
-Concurrency: no row locks and no multi-document transactions (MongoDB). Every
-contested change is one conditional UPDATE (compare-and-set); see
-"Correct under concurrency" in ARCHITECTURE.md.
+Concurrency: no row locks. Every contested change is one conditional UPDATE
+(compare-and-set); the writes of one change share a transaction on either store
+(``quickcommerce.db.atomic``), so the live event goes out only after the commit. See
+"Concurrency" in docs/architecture.md and docs/stores.md.
 """
 
 import logging
@@ -12,37 +14,41 @@ import uuid
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from dispatch import events
 from orders.errors import (
     InvalidOrder,
     InvalidTransition,
     NotAllowed,
     OrderChanged,
-    OrderNotFound,
     OutOfStock,
     StockChanged,
 )
 from orders.models import (
+    AREA_MAX_LENGTH,
+    MAX_ADDRESS,
+    MAX_LINES,
+    MAX_NOTE,
+    MAX_QUANTITY,
     STATUS_TIMESTAMP,
+    SYSTEM,
     Order,
     OrderEvent,
     OrderItem,
     Product,
     area_of,
     can_transition,
+    is_public_area,
 )
+from orders.selectors import order_for
+from orders.signals import NEW_ORDER, ORDER_STATUS_UPDATE, announce_after_commit
+from quickcommerce.db import atomic, is_write_conflict
 
 logger = logging.getLogger(__name__)
 
-MAX_LINES = 50
-MAX_QUANTITY = 99
-MAX_ADDRESS = 500
-MAX_NOTE = 300
 FREE_DELIVERY_FROM = Decimal("15.00")
 DELIVERY_FEE = Decimal("1.99")
 # Stock goes back to the shelf if the order is cancelled before the rider picks it up.
@@ -94,7 +100,7 @@ def _give_back(taken):
         Product.objects.filter(pk=pk).update(stock=F("stock") + quantity)
 
 
-def _take_stock(products, wanted):
+def _take_stock(wanted):
     """Per line, one conditional decrement. All or nothing: on a short line, what
     earlier lines took is given back and OutOfStock names the short product."""
     taken = []
@@ -115,10 +121,14 @@ def place_order(
     lines: list[tuple],
     address: str,
     note: str = "",
+    area: str = "",
     idempotency_key: str | None = None,
 ) -> tuple[Order, bool]:
     """Place an order. Returns ``(order, created)``; ``created`` is False when the
-    idempotency key was used before, and the first order is returned unchanged."""
+    idempotency key was used before, and the first order is returned unchanged.
+
+    ``area`` is what every partner sees before one accepts: the customer's own choice
+    when given (checked by ``is_public_area``), else derived from the address."""
     if not customer.is_customer:
         raise NotAllowed("Only customers can place orders.")
     key = (idempotency_key or "").strip()
@@ -138,6 +148,13 @@ def place_order(
         raise InvalidOrder(f"The address can be at most {MAX_ADDRESS} characters.")
     if len(note) > MAX_NOTE:
         raise InvalidOrder(f"The note can be at most {MAX_NOTE} characters.")
+    area = " ".join((area or "").split())
+    if area and (len(area) > AREA_MAX_LENGTH or not is_public_area(area)):
+        raise InvalidOrder(
+            "Every rider sees the area before one accepts: give a neighbourhood, without numbers or names "
+            f"(at most {AREA_MAX_LENGTH} characters)."
+        )
+    area = area or area_of(address)
 
     wanted = normalise_lines(lines)
     products = Product.objects.in_bulk(list(wanted))
@@ -148,9 +165,9 @@ def place_order(
         if not product.active:
             raise InvalidOrder(f"{product.name} is no longer sold.")
 
-    taken = _take_stock(products, wanted)
+    taken = _take_stock(wanted)
     try:
-        order = _create_order(customer, products, wanted, address, note, key)
+        order = _create_order(customer, products, wanted, address, area, note, key)
     except IntegrityError:
         _give_back(taken)
         existing = Order.objects.filter(customer=customer, idempotency_key=key).first()
@@ -168,7 +185,7 @@ def delivery_fee_for(subtotal: Decimal) -> Decimal:
     return Decimal("0.00") if subtotal >= FREE_DELIVERY_FROM else DELIVERY_FEE
 
 
-def _create_order(customer, products, wanted, address, note, key):
+def _create_order(customer, products, wanted, address, area, note, key):
     items = []
     subtotal = Decimal("0.00")
     for pk, quantity in wanted.items():
@@ -181,7 +198,7 @@ def _create_order(customer, products, wanted, address, note, key):
             )
         )
     fee = delivery_fee_for(subtotal)
-    with transaction.atomic():
+    with atomic():
         order = Order.objects.create(
             customer=customer,
             subtotal=subtotal,
@@ -189,7 +206,7 @@ def _create_order(customer, products, wanted, address, note, key):
             total=subtotal + fee,
             item_count=sum(wanted.values()),
             address=address,
-            area=area_of(address),
+            area=area,
             note=note,
             idempotency_key=key,
         )
@@ -197,7 +214,7 @@ def _create_order(customer, products, wanted, address, note, key):
             item.order = order
         OrderItem.objects.bulk_create(items)
         OrderEvent.objects.create(order=order, status=order.status, version=order.version, actor=customer)
-        transaction.on_commit(lambda: events.publish(events.NEW_ORDER, order))
+        announce_after_commit(NEW_ORDER, order)
     return order
 
 
@@ -205,22 +222,25 @@ def transition_order(
     *,
     order: Order,
     to_status: str,
-    actor: User,
+    actor: User | None,
     match: dict | None = None,
     changes: dict | None = None,
     note: str = "",
-    event: str = events.ORDER_STATUS_UPDATE,
+    event: str = ORDER_STATUS_UPDATE,
 ) -> Order:
-    """Move ``order`` to ``to_status`` if the transition table lets ``actor``'s role do it.
+    """Change ``order``: move it to ``to_status`` (or, with its own status, change it in
+    place) if the transition table lets ``actor``'s role do it. ``actor=None`` is the
+    system itself (the timeline shows no person).
 
     One compare-and-set: the update only applies if the order still has the status
     and version we read (plus ``match``), so of two racing changes exactly one
-    wins; the loser gets OrderChanged. Appends the OrderEvent and publishes after
-    commit.
+    wins; the loser gets OrderChanged. Bumps the version, records the OrderEvent and
+    announces the change after commit (to a partner who lost the order, too).
     """
     if to_status not in Order.Status.values:
         raise InvalidTransition(f"Unknown status: {to_status!r}.")
-    if not can_transition(order.status, to_status, actor.role):
+    role = actor.role if actor is not None else SYSTEM
+    if not can_transition(order.status, to_status, role):
         raise InvalidTransition(
             f"Order {order.ref} is {order.get_status_display().lower()}; it cannot become "
             f"{Order.Status(to_status).label.lower()} now."
@@ -228,40 +248,39 @@ def transition_order(
     now = timezone.now()
     partner_before = order.partner_id
     updates = {"status": to_status, "version": F("version") + 1, "updated_at": now, **(changes or {})}
-    if to_status in STATUS_TIMESTAMP:
-        updates[STATUS_TIMESTAMP[to_status]] = now
-    with transaction.atomic():
-        won = Order.objects.filter(pk=order.pk, status=order.status, version=order.version, **(match or {})).update(
-            **updates
-        )
+    if to_status != order.status and to_status in STATUS_TIMESTAMP:
+        updates.setdefault(STATUS_TIMESTAMP[to_status], now)
+    with atomic():
+        try:
+            won = Order.objects.filter(pk=order.pk, status=order.status, version=order.version, **(match or {})).update(
+                **updates
+            )
+        except DatabaseError as error:
+            # MongoDB: another open transaction wrote this order first. The same lost race
+            # as matching nothing (on SQLite writers queue and the filter decides).
+            if is_write_conflict(error):
+                raise OrderChanged() from None
+            raise
         if not won:
             raise OrderChanged()
         order.refresh_from_db()
         OrderEvent.objects.create(order=order, status=to_status, version=order.version, actor=actor, note=note)
-        # A partner who lost the order (release) must see it leave their board.
+        # A partner who lost the order (release, reassign, a withdrawn accept) must see it leave their board.
         lost = partner_before if partner_before != order.partner_id else None
-        transaction.on_commit(lambda: events.publish(event, order, previous_partner_id=lost))
-    return order
-
-
-def get_order_for(user: User, ref: str) -> Order:
-    """The order ``ref`` if ``user`` may see it: customers their own, partners those
-    assigned to them (and unassigned placed ones), admins all. Else OrderNotFound,
-    so nobody learns that someone else's order exists."""
-    from orders.selectors import orders_visible_to
-
-    order = orders_visible_to(user).filter(ref=ref).first()
-    if order is None:
-        raise OrderNotFound()
+        announce_after_commit(event, order, previous_partner_id=lost)
     return order
 
 
 def cancel_order(*, actor: User, order_ref: str, reason: str = "") -> Order:
     """Customers cancel their own order while it is placed; admins any open order."""
-    order = get_order_for(actor, order_ref)
-    role = actor.role
+    role = getattr(actor, "role", None) if actor is not None and actor.is_authenticated else None
     if role == User.Role.PARTNER:
         raise NotAllowed("Delivery partners cannot cancel orders.")
+    if role not in (User.Role.CUSTOMER, User.Role.ADMIN):
+        raise NotAllowed("Only the customer or an admin can cancel an order.")
+    order = order_for(actor, order_ref)
+    if role == User.Role.ADMIN:
+        reason = reason or "Cancelled by an admin."
     if not can_transition(order.status, Order.Status.CANCELLED, role):
         if order.status == Order.Status.CANCELLED:
             raise InvalidTransition("This order is already cancelled.")
@@ -277,8 +296,9 @@ def cancel_order(*, actor: User, order_ref: str, reason: str = "") -> Order:
         raise InvalidTransition(
             f"Order {order.ref} is already {order.get_status_display().lower()} and can no longer be cancelled."
         ) from None
-    # Given back after the cancel is stored (no multi-document transactions): if the
-    # process died in between, the stock would stay low, never oversold.
+    # Given back after the cancel is committed, outside its transaction: a stock write
+    # inside a MongoDB transaction would conflict with concurrent orders taking stock. If
+    # the process died in between, the stock would stay low, never oversold.
     if restock:
         _give_back([(item.product_id, item.quantity) for item in order.items.all()])
     return order

@@ -1,20 +1,6 @@
-from django.urls import path, register_converter
+from django.urls import path
 
 from orders import views
-from orders.models import REF_PATTERN
-
-
-class RefConverter:
-    regex = REF_PATTERN
-
-    def to_python(self, value):
-        return value
-
-    def to_url(self, value):
-        return value
-
-
-register_converter(RefConverter, "ref")
 
 app_name = "orders"
 

@@ -24,8 +24,9 @@ from accounts.throttles import OrderThrottle, check_page_throttles
 from orders.cart import Cart
 from orders.errors import OrderNotFound
 from orders.forms import CartProductForm, CartQuantityForm, CatalogFilterForm, CheckoutForm
-from orders.selectors import catalog_products, categories, orders_visible_to, with_details
-from orders.services import MAX_QUANTITY, cancel_order, place_order
+from orders.models import MAX_QUANTITY
+from orders.selectors import catalog_products, categories, order_list_for, orders_visible_to, with_details
+from orders.services import cancel_order, place_order
 from quickcommerce.errors import DomainError
 
 CATALOG_PAGE_SIZE = 24
@@ -236,6 +237,7 @@ def checkout(request):
                     lines=cart.as_order_lines(),
                     address=data["address"],
                     note=data["note"],
+                    area=data["area"],
                     idempotency_key=str(data["idempotency_key"]),
                 )
             except DomainError as exc:
@@ -253,7 +255,7 @@ def checkout(request):
         else:
             status = 400
     else:
-        last_address = orders_visible_to(request.user).values_list("address", flat=True).first()
+        last_address = order_list_for(request.user).values_list("address", flat=True).first()
         form = CheckoutForm(initial={"address": last_address or ""})
     if cart.is_empty:
         return _empty_cart(request)
@@ -269,9 +271,7 @@ def checkout(request):
 @customer_required
 @require_GET
 def order_list(request):
-    page = Paginator(orders_visible_to(request.user).order_by("-created_at"), ORDERS_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = Paginator(order_list_for(request.user), ORDERS_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "orders/list.html", {"page": page, "orders": page.object_list})
 
 

@@ -1,72 +1,53 @@
-"""Strict readers for settings that come from the environment.
+"""django-environ's typed readers (``env.bool``, ``env.int``, ``env.str``, ``env.list``), made strict.
 
-Every reader raises ``ImproperlyConfigured`` with one sentence that names the
-variable, so a malformed value stops start-up with a clear line (``manage.py``
-and ``asgi.py`` print it without a traceback) instead of being silently coerced.
+A malformed value must stop start-up with one line naming the variable (``manage.py``
+and ``asgi.py`` print an ``ImproperlyConfigured`` without a traceback). What environ
+cannot do, and this subclass adds:
+
+- ``DEBUG=maybe`` is an error (environ reads it as False);
+- a value that does not cast (``PORT=eighty``) names its variable (environ lets a
+  bare ValueError through);
+- bounds: ``env.int(..., minimum=, maximum=)``;
+- blank is unset (``SECRET_KEY=`` as ``.env.example`` leaves it; environ returns "");
+- ``$NAME`` refers to another variable (environ's proxy values): an unset one is an
+  error, not a silent fall back to the default; ``\\$`` is a literal ``$``.
 """
 
-import os
-
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+_BOOLEANS = {"1", "true", "yes", "on", "0", "false", "no", "off"}
+_EXPECTED = {bool: "true or false", int: "a whole number"}
 
 
-def _raw(name):
-    value = os.environ.get(name)
-    if value is None:
-        return None
-    value = value.strip()
-    return value or None
+class Env(environ.Env):
+    def __init__(self, **scheme):
+        super().__init__(**scheme)
+        self.escape_proxy = True  # "\$": a literal "$"
 
+    @classmethod
+    def parse_value(cls, value, cast):
+        if isinstance(value, str):
+            value = value.strip()
+            if cast is bool and value.lower() not in _BOOLEANS:
+                raise ValueError(value)
+        return super().parse_value(value, cast)
 
-def env_str(name, default=None):
-    value = _raw(name)
-    return default if value is None else value
+    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+        raw = self.ENVIRON.get(var, "")
+        if not raw.strip() and default is not self.NOTSET:
+            return default  # unset, or set to blank
+        if raw.startswith("$") and raw[1:] not in self.ENVIRON:
+            raise ImproperlyConfigured(f"{var} refers to ${raw[1:]}, which is not set (write \\$ for a literal $)")
+        try:
+            return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
+        except (ValueError, TypeError):
+            raise ImproperlyConfigured(f"{var} must be {_EXPECTED.get(cast, 'valid')}, got {raw!r}") from None
 
-
-def env_bool(name, default):
-    value = _raw(name)
-    if value is None:
-        return default
-    lowered = value.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, got {value!r}")
-
-
-def env_int(name, default, *, minimum=None, maximum=None):
-    value = _raw(name)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from None
-    if minimum is not None and number < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
-    if maximum is not None and number > maximum:
-        raise ImproperlyConfigured(f"{name} must be at most {maximum}, got {number}")
-    return number
-
-
-def env_list(name, default):
-    value = _raw(name)
-    if value is None:
-        return list(default)
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
-def env_url(name, schemes):
-    """A URL whose scheme is one of ``schemes``, or None when unset."""
-    value = _raw(name)
-    if value is None:
-        return None
-    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
-    if scheme not in schemes:
-        allowed = ", ".join(f"{s}://" for s in schemes)
-        raise ImproperlyConfigured(f"{name} must start with {allowed}, got {value!r}")
-    return value
+    def int(self, var, default=environ.Env.NOTSET, *, minimum=None, maximum=None):
+        number = super().int(var, default=default)
+        if minimum is not None and number < minimum:
+            raise ImproperlyConfigured(f"{var} must be at least {minimum}, got {number}")
+        if maximum is not None and number > maximum:
+            raise ImproperlyConfigured(f"{var} must be at most {maximum}, got {number}")
+        return number

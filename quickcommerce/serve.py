@@ -16,29 +16,32 @@ same server the same way:
   sockets older than ``WS_MAX_AGE_SECONDS`` are closed by the consumer, not here;
 - ``--proxy-headers`` (the image): the client address and scheme come from the
   ``X-Forwarded-For``/``X-Forwarded-Proto`` that deploy/nginx.conf sets, so the
-  per-address rate limits see the real client. Only for a server that nothing but
-  nginx can reach: the headers are believed from any peer in
-  ``--forwarded-allow-ips`` (default: every peer);
+  per-address rate limits see the real client - but only on connections from the
+  proxy: ``--forwarded-allow-ips`` (env ``FORWARDED_ALLOW_IPS``; default loopback,
+  ``127.0.0.1,::1``; compose sets its nginx network), IP addresses or networks,
+  comma-separated. From any other peer the headers are ignored and the peer itself is
+  the client, so a request straight to the app cannot pick its own address. ``*``
+  (believe everyone) is refused;
 - logs: uvicorn's request lines (``--no-access-log`` turns them off) and websocket
   lines carry the path only, never the query string: API clients may send their
   JWT as ``?token=`` (accounts/ws_auth.py).
 
 Defaults come from the environment (and ``.env`` in the checkout, as for the
-settings): ``BIND_ADDRESS`` (127.0.0.1; the image's entrypoint passes 0.0.0.0) and
-``PORT`` (8000).
+settings): ``BIND_ADDRESS`` (127.0.0.1; the image's entrypoint passes 0.0.0.0),
+``PORT`` (8000) and ``FORWARDED_ALLOW_IPS`` (127.0.0.1,::1).
 """
 
 import argparse
 import copy
+import ipaddress
 import logging
 from pathlib import Path
 
-import environ
 import uvicorn
 import uvicorn.config
 from django.core.exceptions import ImproperlyConfigured
 
-from quickcommerce.env import env_int, env_str
+from quickcommerce.env import Env
 
 APP = "quickcommerce.asgi:application"
 # uvicorn's websocket protocol: "websockets-sansio" or "websockets" (its legacy asyncio one).
@@ -50,6 +53,9 @@ WS_MAX_MESSAGE_BYTES = 1024 * 1024
 # backlog of 50 under daphne and reset handshakes (docs/benchmarks.md); also raise
 # net.core.somaxconn on the host, which caps it.
 BACKLOG = 1024
+# Peers whose X-Forwarded-For/-Proto are believed (with --proxy-headers), by default.
+FORWARDED_ALLOW_IPS = "127.0.0.1,::1"
+
 # Idle HTTP connections stay open longer than nginx keeps them in its upstream pool
 # (keepalive_timeout 30s, deploy/nginx.conf), so nginx never reuses one we just closed.
 HTTP_KEEP_ALIVE_SECONDS = 75
@@ -78,14 +84,39 @@ def log_config() -> dict:
     return config
 
 
+def trusted_proxies(value: str) -> str:
+    """``FORWARDED_ALLOW_IPS``/``--forwarded-allow-ips``: IP addresses and networks,
+    comma-separated, normalised. uvicorn would take a typo as a literal that matches
+    nothing (or ``*`` as everyone), so both are refused here with one line."""
+    entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+    if not entries:
+        raise argparse.ArgumentTypeError("name at least one proxy address (e.g. 127.0.0.1 or 172.30.0.0/24)")
+    if "*" in entries:
+        raise argparse.ArgumentTypeError(
+            "'*' would believe X-Forwarded-For from anyone who can reach the app; name the proxy's addresses"
+        )
+    normalised = []
+    for entry in entries:
+        try:
+            address = ipaddress.ip_network(entry, strict=False) if "/" in entry else ipaddress.ip_address(entry)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{entry!r} is not an IP address or network") from None
+        normalised.append(str(address))
+    return ",".join(normalised)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m quickcommerce.serve", description=__doc__.split("\n")[0])
-    environ.Env.read_env(Path(__file__).resolve().parent.parent / ".env")
+    env = Env()
+    env.read_env(Path(__file__).resolve().parent.parent / ".env")
     try:
-        host = env_str("BIND_ADDRESS", "127.0.0.1")
-        port = env_int("PORT", 8000, minimum=1, maximum=65535)
+        host = env.str("BIND_ADDRESS", "127.0.0.1")
+        port = env.int("PORT", 8000, minimum=1, maximum=65535)
+        forwarded_allow_ips = trusted_proxies(env.str("FORWARDED_ALLOW_IPS", FORWARDED_ALLOW_IPS))
     except ImproperlyConfigured as exc:
         parser.error(str(exc))
+    except argparse.ArgumentTypeError as exc:
+        parser.error(f"FORWARDED_ALLOW_IPS: {exc}")
     parser.add_argument("--host", default=host, help="address to listen on (default: $BIND_ADDRESS, else 127.0.0.1)")
     parser.add_argument("--port", type=int, default=port, help="port to listen on (default: $PORT, else 8000)")
     parser.add_argument(
@@ -95,8 +126,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--forwarded-allow-ips",
-        default="*",
-        help="peers whose X-Forwarded-* headers are believed, comma-separated (default: %(default)s)",
+        type=trusted_proxies,
+        default=forwarded_allow_ips,
+        help="the proxy's addresses or networks, comma-separated: only their X-Forwarded-* headers are "
+        "believed (default: $FORWARDED_ALLOW_IPS, else %(default)s)",
     )
     parser.add_argument("--no-access-log", dest="access_log", action="store_false", help="no line per request")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error", "critical"])
@@ -121,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
         backlog=BACKLOG,
         timeout_keep_alive=HTTP_KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        # uvicorn trusts X-Forwarded-* from 127.0.0.1 unless told otherwise; we say.
+        # Only the proxy's X-Forwarded-* (trusted_proxies); from anyone else the peer is the client.
         proxy_headers=args.proxy_headers,
         forwarded_allow_ips=args.forwarded_allow_ips,
         log_config=log_config(),

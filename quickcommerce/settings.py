@@ -9,52 +9,66 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from quickcommerce import db
-from quickcommerce.env import env_bool, env_int, env_list, env_str, env_url
+from quickcommerce.env import Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = Env()
+env.read_env(BASE_DIR / ".env")
 
 _RATE = re.compile(r"^[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)$")
 
 
 def env_rate(name, default):
     """A throttle rate, "N/period" (period: s, min, h or day), as DRF reads it."""
-    value = env_str(name, default)
+    value = env.str(name, default)
     if not _RATE.match(value):
         raise ImproperlyConfigured(f"{name} must look like 30/min (a number, then /s, /min, /h or /day), got {value!r}")
     return value
 
 
-environ.Env.read_env(BASE_DIR / ".env")
+def env_url(name, schemes):
+    """A URL whose scheme is one of ``schemes``, or None when unset (environ's ``env.url``
+    checks no scheme and re-assembles the URL, which mangles ``unix:///path``)."""
+    value = env.str(name, None)
+    if value is None:
+        return None
+    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+    if scheme not in schemes:
+        allowed = ", ".join(f"{s}://" for s in schemes)
+        raise ImproperlyConfigured(f"{name} must start with {allowed}, got {value!r}")
+    return value
+
 
 DEV_SECRET_KEY = "django-insecure-quickcommerce-development-only-never-in-production"  # noqa: S105
 
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET_KEY if DEBUG else None)
+DEBUG = env.bool("DEBUG", True)
+SECRET_KEY = env.str("SECRET_KEY", DEV_SECRET_KEY if DEBUG else None)
 if not DEBUG:
     if not SECRET_KEY or SECRET_KEY == DEV_SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set to a random value when DEBUG is false")
     if len(SECRET_KEY) < 50:
         raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters when DEBUG is false")
-JWT_SECRET = env_str("JWT_SECRET", SECRET_KEY)
+JWT_SECRET = env.str("JWT_SECRET", SECRET_KEY)
 if not DEBUG:
     if JWT_SECRET == DEV_SECRET_KEY:
         raise ImproperlyConfigured("JWT_SECRET must not be the development secret when DEBUG is false")
     if len(JWT_SECRET) < 50:
         raise ImproperlyConfigured("JWT_SECRET must be at least 50 characters when DEBUG is false")
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", str.strip, ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", str.strip, [])
 for _origin in CSRF_TRUSTED_ORIGINS:
     if "://" not in _origin:
         raise ImproperlyConfigured(f"CSRF_TRUSTED_ORIGINS entries need a scheme (https://example.com), got {_origin!r}")
 
-PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
-DELIVERY_PROMISE_MINUTES = env_int("DELIVERY_PROMISE_MINUTES", 10, minimum=1)
-PARTNER_MAX_ACTIVE_ORDERS = env_int("PARTNER_MAX_ACTIVE_ORDERS", 1, minimum=1)
+PORT = env.int("PORT", 8000, minimum=1, maximum=65535)
+DELIVERY_PROMISE_MINUTES = env.int("DELIVERY_PROMISE_MINUTES", 10, minimum=1)
+PARTNER_MAX_ACTIVE_ORDERS = env.int("PARTNER_MAX_ACTIVE_ORDERS", 1, minimum=1)
 
 # --- Stores -----------------------------------------------------------------
 MONGO_URI = env_url("MONGO_URI", ["mongodb", "mongodb+srv"])
@@ -63,22 +77,22 @@ if USE_MONGO:
     # `QUICKCOMMERCE_DB_ENGINE=django.db.backends.dummy` is only for generating and
     # checking mongo_migrations/ on a machine without a MongoDB server (docs/stores.md).
     DATABASES = {
-        "default": db.mongo_database(MONGO_URI, engine=env_str("QUICKCOMMERCE_DB_ENGINE", "django_mongodb_backend"))
+        "default": db.mongo_database(MONGO_URI, engine=env.str("QUICKCOMMERCE_DB_ENGINE", "django_mongodb_backend"))
     }
     DEFAULT_AUTO_FIELD = db.OBJECT_ID_FIELD
 else:
-    DATABASES = {"default": db.sqlite_database(env_str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")))}
+    DATABASES = {"default": db.sqlite_database(env.str("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")))}
     DEFAULT_AUTO_FIELD = db.BIG_AUTO_FIELD
 MIGRATION_MODULES = db.migration_modules(mongo=USE_MONGO)
 
 # --- Channel layer ----------------------------------------------------------
 REDIS_URL = env_url("REDIS_URL", ["redis", "rediss", "unix"])
-REDIS_CHANNEL_LAYER = env_str("REDIS_CHANNEL_LAYER", "pubsub")
+REDIS_CHANNEL_LAYER = env.str("REDIS_CHANNEL_LAYER", "pubsub")
 if REDIS_CHANNEL_LAYER not in {"pubsub", "core"}:
     raise ImproperlyConfigured(f"REDIS_CHANNEL_LAYER must be pubsub or core, got {REDIS_CHANNEL_LAYER!r}")
 # The consumer closes a websocket this old; the client reconnects, which checks its
 # session or token again, and gets a snapshot.
-WS_MAX_AGE_SECONDS = env_int("WS_MAX_AGE_SECONDS", 43200, minimum=1)
+WS_MAX_AGE_SECONDS = env.int("WS_MAX_AGE_SECONDS", 43200, minimum=1)
 if REDIS_URL:
     if REDIS_CHANNEL_LAYER == "pubsub":
         CHANNEL_LAYERS = {
@@ -109,6 +123,9 @@ else:
 # --- Applications -----------------------------------------------------------
 INSTALLED_APPS = db.installed_apps(
     [
+        # First, so that its runserver (HTTP and websockets) replaces Django's
+        # (HTTP only). `make run` and the image serve with uvicorn (quickcommerce/serve.py).
+        "daphne",
         "django.contrib.admin",
         "django.contrib.auth",
         "django.contrib.contenttypes",
@@ -116,6 +133,7 @@ INSTALLED_APPS = db.installed_apps(
         "django.contrib.messages",
         "django.contrib.staticfiles",
         "channels",
+        "csp",
         "django_htmx",
         "template_partials",
         "rest_framework",
@@ -131,7 +149,7 @@ INSTALLED_APPS = db.installed_apps(
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "quickcommerce.csp.ContentSecurityPolicyMiddleware",
+    "quickcommerce.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -174,13 +192,13 @@ LOGIN_REDIRECT_URL = "accounts:home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env_str("TIME_ZONE", "UTC")
+TIME_ZONE = env.str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATIC_ROOT = Path(env.str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -196,25 +214,47 @@ STORAGES = {
 # sticky sessions) and logging out really ends the session everywhere.
 SESSION_COOKIE_HTTPONLY = True
 
+# --- Content-Security-Policy (docs/security.md) ------------------------------
+# Our pages load scripts and styles from our own origin only: no inline <script>, no
+# style attributes (templates/base.html turns off htmx's injected indicator <style>).
+# quickcommerce.middleware adds this host's ws:/wss: to connect-src, and inline
+# scripts and styles for /admin/ and /api/docs/ only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+    }
+}
+
 # --- Security (production) --------------------------------------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
+# No SECURE_PROXY_SSL_HEADER: Django would believe X-Forwarded-Proto from anyone. The
+# scheme comes from the server, which takes X-Forwarded-Proto from the proxy's address
+# only (quickcommerce/serve.py --proxy-headers, FORWARDED_ALLOW_IPS; docs/security.md).
+USE_X_FORWARDED_HOST = env.bool("USE_X_FORWARDED_HOST", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
 # --- Request limits ---------------------------------------------------------
 # nginx refuses bodies over 1 MiB (deploy/nginx.conf); the app refuses them too,
 # for a lone container or `make run`: a clean 400 (RequestDataTooBig), never a 500.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 
 # --- Cache (abuse limits live here) -----------------------------------------
@@ -239,10 +279,10 @@ LOGIN_RATE_PER_IP = env_rate("LOGIN_RATE_PER_IP", "30/min")
 REGISTER_RATE_PER_IP = env_rate("REGISTER_RATE_PER_IP", "20/h")
 ORDER_RATE_PER_CUSTOMER = env_rate("ORDER_RATE_PER_CUSTOMER", "30/min")
 # Open websockets per user in one app process; more are closed with 4429.
-WS_MAX_CONNECTIONS_PER_USER = env_int("WS_MAX_CONNECTIONS_PER_USER", 10, minimum=1)
+WS_MAX_CONNECTIONS_PER_USER = env.int("WS_MAX_CONNECTIONS_PER_USER", 10, minimum=1)
 # How many proxies in front of the app append to X-Forwarded-For. 0: the client is the
 # socket's peer (quickcommerce.serve --proxy-headers already puts nginx's X-Forwarded-For there).
-NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
+NUM_PROXIES = env.int("NUM_PROXIES", 0, minimum=0)
 
 # --- API --------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -269,8 +309,8 @@ REST_FRAMEWORK = {
     },
 }
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1)),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7, minimum=1)),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", 15, minimum=1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", 7, minimum=1)),
     "SIGNING_KEY": JWT_SECRET,
     "ALGORITHM": "HS256",
     "AUTH_HEADER_TYPES": ("Bearer",),
@@ -291,6 +331,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # drf-spectacular's enum hook, then ours: paged lists document page >= 1 and their 404.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "quickcommerce.api.document_paging"],
 }
 
 LOGGING = {
@@ -298,5 +340,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
 }

@@ -10,9 +10,12 @@ from django.urls import reverse
 
 from accounts.factories import CustomerFactory, PartnerFactory
 from accounts.models import PartnerProfile, User
-from dispatch import events
+from dispatch import audiences
+from dispatch import publish as publishing
+from dispatch.factories import order_in_status
 from dispatch.services import accept_order, set_availability
-from orders.factories import CategoryFactory, ProductFactory, make_order, order_in_status
+from orders import signals
+from orders.factories import CategoryFactory, ProductFactory, make_order
 from orders.models import MAX_CODE_ATTEMPTS, Order, OrderEvent, Product
 
 pytestmark = pytest.mark.django_db
@@ -29,20 +32,20 @@ def admin_client(client, admin_user):
 
 @pytest.fixture
 def published(monkeypatch):
-    """Spy on dispatch.events.publish (and publish_partner): record, then really publish."""
+    """Spy on dispatch.publish.publish (and publish_partner): record, then really publish."""
     calls = []
-    real_publish, real_partner = events.publish, events.publish_partner
+    real_publish, real_partner = publishing.publish, publishing.publish_partner
 
     def publish(event, order, **kwargs):
         calls.append((event, order.ref, kwargs))
         return real_publish(event, order, **kwargs)
 
     def publish_partner(partner):
-        calls.append((events.PARTNER_UPDATE, partner.username, {}))
+        calls.append((audiences.PARTNER_UPDATE, partner.username, {}))
         return real_partner(partner)
 
-    monkeypatch.setattr(events, "publish", publish)
-    monkeypatch.setattr(events, "publish_partner", publish_partner)
+    monkeypatch.setattr(publishing, "publish", publish)
+    monkeypatch.setattr(publishing, "publish_partner", publish_partner)
     return calls
 
 
@@ -179,7 +182,7 @@ def test_cancel_action_goes_through_the_service(
     assert fresh.status == S.CANCELLED
     event = last_event(order)
     assert (event.status, event.actor, event.note) == (S.CANCELLED, admin_user, "Shop closed early")
-    assert published == [(events.ORDER_STATUS_UPDATE, order.ref, {"previous_partner_id": None})]
+    assert published == [(signals.ORDER_STATUS_UPDATE, order.ref, {"previous_partner_id": None})]
     assert Product.objects.get(pk=order.items.get().product_id).stock == stock_before + 1  # restocked
     assert texts(response) == [f"{order.ref}: cancelled."]
     # The admin's timeline shows it.
@@ -199,7 +202,7 @@ def test_release_action_puts_the_order_back_on_the_board(
     fresh = Order.objects.get(pk=order.pk)
     assert (fresh.status, fresh.partner, fresh.delivery_code) == (S.PLACED, None, "")
     assert last_event(order).actor == admin_user
-    assert published == [(events.ORDER_STATUS_UPDATE, order.ref, {"previous_partner_id": partner.pk})]
+    assert published == [(signals.ORDER_STATUS_UPDATE, order.ref, {"previous_partner_id": partner.pk})]
     assert texts(response) == [f"{order.ref}: released back to the board."]
 
 
@@ -221,7 +224,7 @@ def test_reassign_action_uses_a_partner_select(admin_client, admin_user, publish
     assert (fresh.status, fresh.partner) == (S.ACCEPTED, after)
     event = last_event(order)
     assert (event.actor, event.note) == (admin_user, "Reassigned to priya.")
-    assert published == [(events.ORDER_STATUS_UPDATE, order.ref, {"previous_partner_id": before.pk})]
+    assert published == [(signals.ORDER_STATUS_UPDATE, order.ref, {"previous_partner_id": before.pk})]
     assert texts(response) == [f"{order.ref}: reassigned to priya."]
 
 
@@ -248,7 +251,7 @@ def test_reset_code_action_unlocks_the_code(admin_client, admin_user, published,
     assert (fresh.code_attempts, fresh.delivery_code, fresh.status) == (0, order.delivery_code, S.OUT_FOR_DELIVERY)
     event = last_event(order)
     assert (event.actor, event.note) == (admin_user, "Delivery code unlocked.")
-    assert published == [(events.ORDER_STATUS_UPDATE, order.ref, {})]
+    assert published == [(signals.ORDER_STATUS_UPDATE, order.ref, {"previous_partner_id": None})]
 
 
 def test_actions_report_each_order_and_refuse_what_the_rules_refuse(
@@ -289,7 +292,7 @@ def test_single_order_operation_page_from_the_order_page(
     assert response.status_code == 302 and response["Location"] == change_url(order)
     assert Order.objects.get(pk=order.pk).status == S.CANCELLED
     assert (last_event(order).actor, last_event(order).note) == (admin_user, "Duplicate order")
-    assert [event for event, _, _ in published] == [events.ORDER_STATUS_UPDATE]
+    assert [event for event, _, _ in published] == [signals.ORDER_STATUS_UPDATE]
     assert admin_client.get(operation_url(order, "nonsense")).status_code == 404
 
 
@@ -410,7 +413,7 @@ def test_take_offline_action_goes_through_set_availability(admin_client, publish
         )
     assert response.status_code == 302
     assert not PartnerProfile.objects.get(pk=profile.pk).online
-    assert published == [(events.PARTNER_UPDATE, "ravi", {})]
+    assert published == [(audiences.PARTNER_UPDATE, "ravi", {})]
 
 
 def test_accept_then_admin_release_keeps_one_timeline(admin_client, admin_user, django_capture_on_commit_callbacks):

@@ -10,8 +10,9 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.factories import PartnerFactory
 from accounts.models import PartnerProfile
+from dispatch.factories import order_in_status
 from dispatch.services import set_availability
-from orders.factories import make_order, order_in_status
+from orders.factories import make_order
 from orders.models import MAX_CODE_ATTEMPTS, Order
 
 pytestmark = pytest.mark.django_db
@@ -352,3 +353,46 @@ def test_admin_sees_the_winner_on_the_order(api, admin_user, online):
     body = api(admin_user).get(order_url(order)).json()
     assert body["partner"] == {"name": "Ravi"}
     assert body["delivery_code"] == fresh(order).delivery_code
+
+
+# --- free text stays with the order's own parties -----------------------------------------------
+
+SECRET_REASON = "Jane Roe at 555-0101 says the gate code is 4242"
+
+
+@pytest.mark.parametrize("how", ["admin release", "customer cancel"])
+def test_timeline_notes_never_reach_partners_who_are_not_assigned(api, partner, other_partner, admin_user, how):
+    from dispatch import payloads
+    from dispatch.services import release_order
+    from orders.selectors import order_with_details
+    from orders.services import cancel_order
+
+    set_availability(partner=other_partner, online=True)
+    if how == "admin release":
+        # given an order released back to the board with a reason naming the customer
+        order = order_in_status(Order.Status.ACCEPTED, partner=set_online(partner))
+        release_order(admin=admin_user, order_ref=order.ref, reason=SECRET_REASON)
+    else:
+        # given an order the customer cancelled with a reason (it leaves every board with this event)
+        order = make_order()
+        cancel_order(actor=order.customer, order_ref=order.ref, reason=SECRET_REASON)
+    order = order_with_details(order.pk)
+
+    # then the board's live JSON (every online partner) carries no note
+    assert SECRET_REASON not in payloads.order_json_text("order_status_update", order, None)
+    # nor does the API answer another partner (the released order is on their board)
+    response = api(other_partner).get(order_url(order))
+    if how == "admin release":
+        assert response.status_code == 200
+        assert SECRET_REASON not in response.content.decode()
+        assert {event["note"] for event in response.json()["events"]} == {""}
+    else:
+        assert response.status_code == 404
+    # while the customer and admins still read it
+    for viewer in (order.customer, admin_user):
+        assert SECRET_REASON in api(viewer).get(order_url(order)).content.decode()
+
+
+def set_online(partner):
+    set_availability(partner=partner, online=True)
+    return partner

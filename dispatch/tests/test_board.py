@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pytest_django.asserts import assertInHTML
 
+from accounts.selectors import is_partner_online
 from dispatch import selectors
 from dispatch.services import accept_order, advance_order, set_availability
 from orders.models import MAX_CODE_ATTEMPTS, Category, Order, Product
@@ -195,7 +196,7 @@ def test_toggle_online_and_offline_without_javascript(client, partner, place):
     response = client.post(reverse("dispatch:availability"), {"online": "true"})
     assert response.status_code == 302
     assert response["Location"] == BOARD
-    assert selectors.is_online(partner)
+    assert is_partner_online(partner)
     html = html_of(client.get(BOARD))
     assert "You are online. New orders show up on your board." in html
     assert f'id="available-{order.ref}"' in html
@@ -203,7 +204,7 @@ def test_toggle_online_and_offline_without_javascript(client, partner, place):
     assert ">Go offline</button>" in html
 
     response = client.post(reverse("dispatch:availability"), {"online": "false"}, follow=True)
-    assert not selectors.is_online(partner)
+    assert not is_partner_online(partner)
     html = html_of(response)
     assert "You are offline. You will not get new orders until you go online." in html
     assert order.ref not in html
@@ -221,14 +222,14 @@ def test_toggle_online_and_offline_with_htmx_swaps_the_board(client, partner, pl
     assert 'id="availability" class="availability is-online"' in html
     assert f'id="available-{order.ref}"' in html
     assert "New orders show up on your board." in notice_of(html)
-    assert selectors.is_online(partner)
+    assert is_partner_online(partner)
 
     response = client.post(reverse("dispatch:availability"), {"online": "false"}, headers=HTMX)
     html = html_of(response)
     assert 'id="availability" class="availability is-offline"' in html
     assert order.ref not in html
     assert "You are offline — go online" in html
-    assert not selectors.is_online(partner)
+    assert not is_partner_online(partner)
 
 
 def test_availability_rejects_bad_input(partner_client):

@@ -9,8 +9,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import AccessToken
 
-from dispatch import events
-from dispatch.consumers import groups_for
+from dispatch import audiences
 from quickcommerce.asgi import application
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -33,11 +32,12 @@ def token_for(user):
 def test_groups_follow_the_role_and_availability(customer, partner, admin_user):
     from dispatch.services import set_availability
 
-    assert groups_for(customer) == [events.customer_group(customer)]
-    assert groups_for(partner) == [events.partner_group(partner)]  # offline: no board
+    own = audiences.user_group  # every socket is in its user's group (to be closed when rights end)
+    assert audiences.groups_for(customer) == [audiences.customer_group(customer), own(customer)]
+    assert audiences.groups_for(partner) == [audiences.partner_group(partner), own(partner)]  # offline: no board
     set_availability(partner=partner, online=True)
-    assert groups_for(partner) == [events.partner_group(partner), events.PARTNERS_GROUP]
-    assert groups_for(admin_user) == [events.ADMINS_GROUP]
+    assert audiences.groups_for(partner) == [audiences.partner_group(partner), audiences.PARTNERS_GROUP, own(partner)]
+    assert audiences.groups_for(admin_user) == [audiences.ADMINS_GROUP, own(admin_user)]
 
 
 async def test_jwt_client_gets_a_json_snapshot_first_and_can_ping(customer):
@@ -83,10 +83,10 @@ async def test_customer_only_receives_its_own_group(customer, other_customer):
     await ws.connect()
     await ws.receive_from()
     layer = get_channel_layer()
-    message = {"type": events.ORDER_MESSAGE, "event": "x", "json": '{"event": "theirs"}', "html": "<p>theirs</p>"}
-    await layer.group_send(events.customer_group(other_customer), message)
+    message = {"type": audiences.ORDER_MESSAGE, "event": "x", "json": '{"event": "theirs"}', "html": "<p>theirs</p>"}
+    await layer.group_send(audiences.customer_group(other_customer), message)
     assert await ws.receive_nothing(timeout=0.2)
-    await layer.group_send(events.customer_group(customer), {**message, "json": '{"event": "mine"}'})
+    await layer.group_send(audiences.customer_group(customer), {**message, "json": '{"event": "mine"}'})
     assert json.loads(await ws.receive_from()) == {"event": "mine"}
     await ws.disconnect()
 

@@ -12,9 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.factories import CustomerFactory, PartnerFactory
-from dispatch import dashboard, events
+from dispatch import chart, fragments, selectors
+from dispatch.factories import order_in_status
 from dispatch.services import accept_order, set_availability
-from orders.factories import ProductFactory, make_order, order_in_status
+from orders import signals
+from orders.factories import ProductFactory, make_order
 from orders.models import Order
 
 pytestmark = pytest.mark.django_db
@@ -180,7 +182,7 @@ def test_open_orders_older_than_the_promise_are_late(admin_client, product, sett
 
 def test_median_minutes_to_accept_and_to_deliver_today(admin_client, product, settings):
     settings.DELIVERY_PROMISE_MINUTES = 10
-    midnight = dashboard.start_of_day(timezone.now())
+    midnight = selectors.start_of_today(timezone.now())
 
     def timed(status, accept_after, deliver_after=None):
         order = order_in_status(status, products_with_qty=[(product, 1)])
@@ -257,19 +259,19 @@ def test_chart_is_inline_svg_with_one_bar_per_status_and_5_minutes(admin_client,
 def test_chart_buckets_are_labelled_in_local_time(settings, product):
     settings.TIME_ZONE = "Asia/Kolkata"  # UTC+5:30
     order = backdate(make_order(CustomerFactory(), [(product, 1)]), created_at=timedelta(minutes=42))
-    chart = dashboard.orders_chart()
-    [bucket] = [bucket for bucket in chart["buckets"] if bucket["total"]]
+    drawn = chart.orders_chart()
+    [bucket] = [bucket for bucket in drawn["buckets"] if bucket["total"]]
     local = timezone.localtime(order.created_at)
     assert bucket["label"] == local.replace(minute=local.minute - local.minute % 5).strftime("%H:%M")
-    assert chart["end"] - chart["start"] == timedelta(hours=3)
+    assert drawn["end"] - drawn["start"] == timedelta(hours=3)
 
 
 def test_chart_scale_keeps_tallest_bar_inside_the_plot():
-    chart = dashboard.orders_chart()
-    assert chart["total"] == 0
-    assert [tick["value"] for tick in chart["ticks"]] == [0, 1]
+    drawn = chart.orders_chart()
+    assert drawn["total"] == 0
+    assert [tick["value"] for tick in drawn["ticks"]] == [0, 1]
     for peak in (1, 3, 7, 19, 101):
-        step = dashboard._nice_step(peak)
+        step = chart._nice_step(peak)
         assert step * 4 >= peak
 
 
@@ -299,11 +301,11 @@ def test_orders_table_newest_first_capped_and_filtered_by_status(admin_client, p
 
 
 def test_orders_table_is_capped(admin_client, product, monkeypatch):
-    monkeypatch.setattr(dashboard, "ORDERS_SHOWN", 3)
+    monkeypatch.setattr(selectors, "ORDERS_SHOWN", 3)
     customer = CustomerFactory()
     for _ in range(5):
         make_order(customer, [(product, 1)])
-    assert len(dashboard.dashboard_orders(limit=dashboard.ORDERS_SHOWN)) == 3
+    assert len(selectors.dashboard_orders(limit=selectors.ORDERS_SHOWN)) == 3
 
 
 def test_htmx_request_answers_the_panel_and_fresh_blocks(admin_client, product):
@@ -329,7 +331,7 @@ def test_admin_event_html_for_a_new_order_prepends_the_row(product):
     order = make_order(CustomerFactory(), [(product, 1)])
     order = Order.objects.select_related("customer", "partner").get(pk=order.pk)
 
-    html = dashboard.admin_event_html(events.NEW_ORDER, order)
+    html = fragments.admin_event_html(signals.NEW_ORDER, order)
 
     elements = top_level(html)
     tags = [tag for tag, _ in elements]
@@ -355,7 +357,7 @@ def test_admin_event_html_for_a_change_replaces_the_row(product):
     accept_order(partner=partner, order_ref=order.ref)
     order = Order.objects.select_related("customer", "partner").get(pk=order.pk)
 
-    html = dashboard.admin_event_html(events.ORDER_ACCEPTED, order)
+    html = fragments.admin_event_html(signals.ORDER_ACCEPTED, order)
 
     elements = top_level(html)
     tag, row = elements[0]
@@ -373,7 +375,7 @@ def test_admin_event_html_for_a_change_replaces_the_row(product):
 def test_admin_partner_html_is_the_partners_block(product):
     partner = PartnerFactory(username="zed")
     set_availability(partner=partner, online=True)
-    html = dashboard.admin_partner_html(partner)
+    html = fragments.admin_partner_html()
     [(tag, attrs)] = top_level(html)
     assert (tag, attrs["id"], attrs["hx-swap-oob"]) == ("section", "dash-partners", "true")
     assert 'data-partner="zed" data-online="true"' in html
@@ -381,7 +383,7 @@ def test_admin_partner_html_is_the_partners_block(product):
 
 def test_admin_snapshot_html_has_every_live_block(product):
     orders = [make_order(CustomerFactory(), [(product, 1)]) for _ in range(3)]
-    html = dashboard.admin_snapshot_html()
+    html = fragments.admin_snapshot_html()
     elements = top_level(html)
     assert {tag for tag, _ in elements} <= {"div", "section"}
     swaps = {attrs.get("id", ""): attrs["hx-swap-oob"] for _, attrs in elements}
@@ -418,13 +420,12 @@ def _queries(callable_):
 
 def _measure(admin_client):
     order = Order.objects.select_related("customer", "partner").order_by("-created_at").first()
-    partner = order.partner or Order.objects.exclude(partner=None).first().partner
     return {
         "page": _queries(lambda: admin_client.get(URL)),
         "htmx": _queries(lambda: admin_client.get(URL, headers={"HX-Request": "true"})),
-        "event": _queries(lambda: dashboard.admin_event_html(events.ORDER_STATUS_UPDATE, order)),
-        "partner": _queries(lambda: dashboard.admin_partner_html(partner)),
-        "snapshot": _queries(dashboard.admin_snapshot_html),
+        "event": _queries(lambda: fragments.admin_event_html(signals.ORDER_STATUS_UPDATE, order)),
+        "partner": _queries(lambda: fragments.admin_partner_html()),
+        "snapshot": _queries(fragments.admin_snapshot_html),
     }
 
 

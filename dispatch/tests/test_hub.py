@@ -9,7 +9,7 @@ import collections
 import pytest
 from channels.layers import InMemoryChannelLayer
 
-from dispatch import events
+from dispatch import audiences
 from dispatch.consumers import OrdersConsumer
 from dispatch.hub import Hub, start_eagerly
 
@@ -164,7 +164,7 @@ async def test_a_socket_whose_send_waits_gets_everything_later_in_order_without_
 
     slow, fast = consumer_with(slow_send), consumer_with(fast_send)
     for n in range(3):
-        message = {"type": events.ORDER_MESSAGE, "json": f"event {n}", "html": ""}
+        message = {"type": audiences.ORDER_MESSAGE, "json": f"event {n}", "html": ""}
         slow.deliver(message)
         fast.deliver(message)
     # Delivered at once to the fast socket, none yet to the slow one, and deliver() never waited.
@@ -174,7 +174,7 @@ async def test_a_socket_whose_send_waits_gets_everything_later_in_order_without_
     await settle()
     assert frames["slow"] == ["event 0", "event 1", "event 2"]
     assert slow.outbox is None  # caught up: the next event goes out on the spot again
-    slow.deliver({"type": events.ORDER_MESSAGE, "json": "event 3", "html": ""})
+    slow.deliver({"type": audiences.ORDER_MESSAGE, "json": "event 3", "html": ""})
     assert frames["slow"][-1] == "event 3"
 
 
@@ -186,14 +186,14 @@ async def test_events_before_the_snapshot_wait_for_it_and_a_closed_socket_gets_n
 
     consumer = consumer_with(send)
     consumer.outbox = collections.deque()  # connecting: the snapshot is not out yet
-    consumer.deliver({"type": events.ORDER_MESSAGE, "json": "early", "html": ""})
+    consumer.deliver({"type": audiences.ORDER_MESSAGE, "json": "early", "html": ""})
     assert sent == []
     await consumer.send(text_data="snapshot")
     await consumer._flush()
     assert sent == ["snapshot", "early"]
 
     consumer.closed = True
-    consumer.deliver({"type": events.ORDER_MESSAGE, "json": "too late", "html": ""})
+    consumer.deliver({"type": audiences.ORDER_MESSAGE, "json": "too late", "html": ""})
     await settle()
     assert sent == ["snapshot", "early"]
 

@@ -80,6 +80,18 @@ class Api:
         assert response.status_code == 302, response.text
         return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
 
+    def admin_operation(self, cookie, ref, name, **data):
+        """Run an admin operation on one order through its admin page, as an admin does."""
+        client = httpx.Client(base_url=self.base_url, timeout=20, headers={"Cookie": cookie})
+        url = f"/admin/orders/order/{ref}/operation/{name}/"
+        page = client.get(url)
+        assert page.status_code == 200, page.text
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        response = client.post(
+            url, data={**data, "csrfmiddlewaretoken": csrf}, headers={"Referer": self.base_url + url}
+        )
+        assert response.status_code == 302, response.text
+
 
 def jwt_socket(app, access, **kwargs):
     return connect(f"{app.ws_url}/ws/orders/", additional_headers={"Authorization": f"Bearer {access}"}, **kwargs)
@@ -219,6 +231,42 @@ async def test_session_socket_gets_html_fragments_with_the_pages_ids(app, api):
         assert any('id="active-orders"' in m and "Baker Street" in m for m in messages)
 
 
+CAPACITY_NOTE = re.compile(r'<p\b[^>]*\bid="capacity-note"[^>]*>')
+
+
+async def capacity_state(ws, timeout=10):
+    """The next pushed #capacity-note of this partner's board: "full" or "free"."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        frame = await asyncio.wait_for(ws.recv(), deadline - asyncio.get_running_loop().time())
+        note = CAPACITY_NOTE.search(frame)
+        if note:
+            return "free" if " hidden" in note.group(0) else "full"
+
+
+async def test_each_partner_gets_their_own_capacity_state_when_an_admin_moves_orders(app, api):
+    # given sam holds an order (at capacity: one active order each) and his board is open
+    sam, priya = api.headers("sam"), api.headers("priya")
+    api.go_online(sam)
+    api.go_online(priya)
+    alice = api.headers("alice")
+    first = await asyncio.to_thread(api.place, alice)
+    assert (await asyncio.to_thread(api.accept, sam, first["ref"])).status_code == 200
+    admin = api.session_cookie("admin")
+    async with session_socket(app, api.session_cookie("sam")) as ws:
+        assert await capacity_state(ws) == "full"  # the snapshot
+
+        # when an admin releases his order, his board may offer Accept again
+        await asyncio.to_thread(api.admin_operation, admin, first["ref"], "release", reason="Stuck")
+        assert await capacity_state(ws) == "free"
+
+        # when an admin hands him priya's order, his board stops offering Accept
+        second = await asyncio.to_thread(api.place, alice)
+        assert (await asyncio.to_thread(api.accept, priya, second["ref"])).status_code == 200
+        await asyncio.to_thread(api.admin_operation, admin, second["ref"], "reassign", partner="sam")
+        assert await capacity_state(ws) == "full"
+
+
 async def test_admin_dashboard_socket_follows_orders_placed_and_accepted_elsewhere(app, api):
     sam = api.headers("sam")
     api.go_online(sam)
@@ -313,6 +361,68 @@ async def test_a_client_on_instance_b_sees_an_order_placed_through_instance_a(st
         order = await asyncio.to_thread(api_a.place, api_a.headers("alice"))
         message = await wait_for_event(ws, "new_order", order["ref"])
     assert message["order"]["ref"] == order["ref"]
+
+
+def log_out_of_the_page(base_url, cookie):
+    """Log out as the page's logout button does (a POST with the CSRF token)."""
+    csrf = re.search(r"csrftoken=([^;]+)", cookie).group(1)
+    response = httpx.post(
+        f"{base_url}/accounts/logout/",
+        headers={"Cookie": cookie, "X-CSRFToken": csrf, "Origin": base_url, "Referer": f"{base_url}/"},
+    )
+    assert response.status_code == 302, response.text
+
+
+async def close_code(ws, timeout=10) -> int:
+    """Read until the server closes ``ws``; its close code."""
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout)
+    return closed.value.rcvd.code
+
+
+async def still_open(ws) -> bool:
+    await drain(ws)
+    await ws.send(json.dumps({"type": "ping"}))
+    return '"pong"' in await asyncio.wait_for(ws.recv(), 10)
+
+
+async def test_sockets_lose_their_right_on_every_instance(start_app, redis_server):
+    # given two instances sharing Redis; every socket is on B, every change goes through A
+    app_a, app_b = start_app(redis_url=redis_server.url), start_app(redis_url=redis_server.url)
+    api_a, api_b = Api(app_a.url), Api(app_b.url)
+
+    # a browser logout closes that session's sockets only (alice is signed in twice)
+    leaving, staying = api_b.session_cookie("alice"), api_b.session_cookie("alice")
+    async with session_socket(app_b, leaving) as gone, session_socket(app_b, staying) as kept:
+        await drain(gone)
+        await asyncio.to_thread(log_out_of_the_page, app_a.url, leaving)
+        assert await close_code(gone) == 4401
+        assert await still_open(kept)
+    # and the logged-out session cannot open a new one
+    async with session_socket(app_b, leaving) as again:
+        assert await close_code(again) == 4401
+
+    # an API logout (its refresh token revoked) closes the user's token sockets
+    tokens = api_a.http.post("/api/auth/token/", json={"username": "bob", "password": PASSWORD}).json()
+    async with jwt_socket(app_b, tokens["access"]) as ws:
+        await next_json(ws)
+        response = await asyncio.to_thread(api_a.http.post, "/api/auth/logout/", json={"refresh": tokens["refresh"]})
+        assert response.status_code == 200, response.text
+        assert await close_code(ws) == 4401
+
+    # an admin deactivating a partner, or changing a user's role, closes their sockets
+    for username, change in (("priya", "user.is_active = False"), ("sam", "user.role = 'customer'")):
+        async with jwt_socket(app_b, api_b.token(username)) as ws:
+            await next_json(ws)
+            script = f"from accounts.models import User\nuser = User.objects.get(username={username!r})\n"
+            script += f"{change}\nuser.save()"
+            done = await asyncio.to_thread(manage, "shell", "-c", script, env=app_a.env())
+            assert done.returncode == 0, done.stderr
+            assert await close_code(ws) == 4401
+    # and nobody else's sockets are touched
+    async with jwt_socket(app_b, api_b.token("ravi")) as ravi:
+        assert await still_open(ravi)
 
 
 @pytest.mark.parametrize("layer", ["pubsub", "core"])

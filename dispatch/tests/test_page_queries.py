@@ -12,7 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from orders.factories import ProductFactory, make_order, order_in_status
+from dispatch.factories import order_in_status
+from orders.factories import ProductFactory, make_order
 from orders.models import Order
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.factories import AdminFactory, CustomerFactory, PartnerFactory
 from accounts.models import PartnerProfile, User
-from dispatch import events
+from dispatch import publish as publishing
 from dispatch import services as dispatch_services
 from dispatch.errors import (
     DeliveryCodeLocked,
@@ -21,20 +21,21 @@ from dispatch.errors import (
     PartnerOffline,
     WrongDeliveryCode,
 )
+from dispatch.factories import order_in_status
 from dispatch.services import (
     accept_order,
-    admin_cancel_order,
     advance_order,
     reassign_order,
     release_order,
     reset_delivery_code,
     set_availability,
 )
+from orders import signals
 from orders.errors import InvalidOrder, InvalidTransition, NotAllowed, OrderChanged, OrderNotFound
-from orders.factories import ProductFactory, make_order, order_in_status
+from orders.factories import ProductFactory, make_order
 from orders.models import MAX_CODE_ATTEMPTS, Order, Product
 from orders.selectors import active_orders_of, available_orders
-from orders.services import transition_order
+from orders.services import cancel_order, transition_order
 from quickcommerce.testing import interleave
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +49,7 @@ S = Order.Status
 @pytest.fixture
 def partner_updates(monkeypatch):
     calls = []
-    monkeypatch.setattr(events, "publish_partner", lambda partner: calls.append(partner.pk))
+    monkeypatch.setattr(publishing, "publish_partner", lambda partner: calls.append(partner.pk))
     return calls
 
 
@@ -154,7 +155,7 @@ def test_the_winner_gets_the_order_a_code_and_the_timeline_entry(
         (S.PLACED, 1, order.customer_id),
         (S.ACCEPTED, 2, partner.pk),
     ]
-    assert published == [(events.ORDER_ACCEPTED, order.ref, 2, S.ACCEPTED)]
+    assert published == [(signals.ORDER_ACCEPTED, order.ref, 2, S.ACCEPTED)]
     assert list(active_orders_of(partner)) == [stored]
     assert order.ref not in {o.ref for o in available_orders()}
 
@@ -210,7 +211,7 @@ def test_capacity_comes_from_settings(partner, settings):
 def test_finished_orders_free_the_capacity(partner, admin_user):
     delivered = order_in_status(S.DELIVERED, partner=online(partner))
     cancelled = order_in_status(S.ACCEPTED, partner=partner)
-    admin_cancel_order(admin=admin_user, order_ref=cancelled.ref)
+    cancel_order(actor=admin_user, order_ref=cancelled.ref)
     assert active_orders_of(partner).count() == 0
     assert {delivered.status, fresh(cancelled).status} == {S.DELIVERED, S.CANCELLED}
 
@@ -270,7 +271,7 @@ def test_racing_accepts_exactly_one_wins_the_other_gets_already_taken(
         (S.PLACED, order.customer_id),
         (S.ACCEPTED, partner.pk),
     ]
-    assert published == [(events.ORDER_ACCEPTED, order.ref, 2, S.ACCEPTED)]
+    assert published == [(signals.ORDER_ACCEPTED, order.ref, 2, S.ACCEPTED)]
     assert active_orders_of(other_partner).count() == 0
 
 
@@ -295,6 +296,85 @@ def test_capacity_holds_when_one_partner_accepts_two_orders_at_once(partner, mon
     # then exactly one of the two taps got an order
     assert sorted(outcome.values()) == ["refused", "won"], outcome
     assert active_orders_of(partner).count() == 1
+
+
+def test_a_withdrawn_accept_is_the_systems_change_through_the_table(
+    partner, monkeypatch, published, django_capture_on_commit_callbacks
+):
+    # given the same two taps at once, one of which must be handed back
+    first, second = make_order(), make_order()
+    online(partner)
+    refused = []
+
+    def tap(order):
+        try:
+            accept_order(partner=partner, order_ref=order.ref)
+        except PartnerAtCapacity:
+            refused.append(order)
+
+    interleave(monkeypatch, dispatch_services, "transition_order", lambda: tap(second))
+    with django_capture_on_commit_callbacks(execute=True):
+        tap(first)
+
+    # then the order handed back is on the board again, and its timeline says the system
+    # did it (the transition table lets only admins and the system put an order back)
+    [withdrawn] = refused
+    stored = fresh(withdrawn)
+    assert (stored.status, stored.partner_id, stored.accepted_at, stored.delivery_code) == (S.PLACED, None, None, "")
+    event = stored.events.order_by("version").last()
+    assert (event.status, event.actor, event.note) == (
+        S.PLACED,
+        None,
+        "Accept withdrawn: the partner was already at capacity.",
+    )
+    # and the partner who lost it is told (their board drops it)
+    assert published.kwargs[-1] == {"previous_partner_id": partner.pk}
+
+
+def test_every_admin_operation_obeys_the_transition_table(partner, other_partner, admin_user, monkeypatch):
+    from orders.models import TRANSITIONS
+
+    # given a table in which admins may no longer change accepted or on-the-way orders in place
+    monkeypatch.setitem(TRANSITIONS, S.ACCEPTED, {**TRANSITIONS[S.ACCEPTED], S.ACCEPTED: set()})
+    monkeypatch.setitem(TRANSITIONS, S.OUT_FOR_DELIVERY, {**TRANSITIONS[S.OUT_FOR_DELIVERY], S.OUT_FOR_DELIVERY: set()})
+    accepted = order_in_status(S.ACCEPTED, partner=online(partner))
+    locked = order_in_status(S.OUT_FOR_DELIVERY)
+    Order.objects.filter(pk=locked.pk).update(code_attempts=MAX_CODE_ATTEMPTS)
+    before = snapshot(accepted), snapshot(locked)
+
+    # then reassigning and unlocking are refused, because they go through the table too
+    with pytest.raises(InvalidTransition):
+        reassign_order(admin=admin_user, order_ref=accepted.ref, partner=other_partner)
+    with pytest.raises(InvalidTransition):
+        reset_delivery_code(admin=admin_user, order_ref=locked.ref)
+    assert (snapshot(accepted), snapshot(locked)) == before
+
+
+def test_a_write_conflict_from_mongodb_is_a_lost_race_not_a_server_error(partner, monkeypatch):
+    # On MongoDB a compare-and-set inside a transaction loses to another open transaction
+    # with WriteConflict (code 112) instead of matching no document. No server here: the
+    # error is the one django-mongodb-backend raises (a DatabaseError caused by pymongo's
+    # OperationFailure), made by hand at the moment the accept writes.
+    from django.db import DatabaseError
+    from django.db.models.query import QuerySet
+    from pymongo.errors import OperationFailure
+
+    order = make_order()
+    before = snapshot(order)
+    real_update = QuerySet.update
+
+    def conflicting(queryset, **changes):
+        if queryset.model is Order and changes.get("status") == S.ACCEPTED:
+            try:
+                raise OperationFailure("WriteConflict error", code=112)
+            except OperationFailure as error:
+                raise DatabaseError("WriteConflict error") from error
+        return real_update(queryset, **changes)
+
+    monkeypatch.setattr(QuerySet, "update", conflicting)
+    with pytest.raises(OrderAlreadyTaken):
+        accept_order(partner=online(partner), order_ref=order.ref)
+    assert snapshot(order) == before
 
 
 def test_a_cancelled_order_cannot_be_accepted(partner):
@@ -337,7 +417,7 @@ def test_the_partner_advances_step_by_step_and_delivers_with_the_code(
         assert (result.status, stored.status, stored.version) == (step, step, version)
         assert getattr(stored, stamp) is not None
         assert stored.events.order_by("version").last().actor == partner
-        assert published[-1] == (events.ORDER_STATUS_UPDATE, order.ref, version, step)
+        assert published[-1] == (signals.ORDER_STATUS_UPDATE, order.ref, version, step)
     assert len(published) == 3
     assert active_orders_of(partner).count() == 0
     assert fresh(order).delivered_at >= fresh(order).out_for_delivery_at >= fresh(order).picked_up_at
@@ -388,7 +468,7 @@ def test_an_unknown_status_is_invalid_input(partner, to_status):
 
 def test_after_an_admin_cancel_there_is_nothing_left_to_do(partner, admin_user):
     order = order_in_status(S.PICKED_UP, partner=online(partner))
-    admin_cancel_order(admin=admin_user, order_ref=order.ref)
+    cancel_order(actor=admin_user, order_ref=order.ref)
     with pytest.raises(InvalidTransition, match="nothing left to do"):
         advance_order(partner=partner, order_ref=order.ref, to_status=S.OUT_FOR_DELIVERY)
 
@@ -509,7 +589,7 @@ def test_an_admin_reset_unlocks_the_code_and_the_right_code_then_delivers(
         admin_user,
         "Delivery code unlocked.",
     )
-    assert published == [(events.ORDER_STATUS_UPDATE, order.ref, stored.version, S.OUT_FOR_DELIVERY)]
+    assert published == [(signals.ORDER_STATUS_UPDATE, order.ref, stored.version, S.OUT_FOR_DELIVERY)]
 
     advance_order(partner=partner, order_ref=order.ref, to_status=S.DELIVERED, code=stored.delivery_code)
     assert fresh(order).status == S.DELIVERED
@@ -546,7 +626,7 @@ def test_release_puts_an_accepted_order_back_on_the_board(
     assert stored.version == order.version + 1
     last = stored.events.order_by("version").last()
     assert (last.status, last.actor, last.note) == (S.PLACED, admin_user, "Released back to the board by an admin.")
-    assert published == [(events.ORDER_STATUS_UPDATE, order.ref, stored.version, S.PLACED)]
+    assert published == [(signals.ORDER_STATUS_UPDATE, order.ref, stored.version, S.PLACED)]
     assert published.kwargs[-1].get("previous_partner_id") == partner.pk, "the old partner's board must drop it"
     assert order.ref in {o.ref for o in available_orders()}
     assert active_orders_of(partner).count() == 0
@@ -591,7 +671,7 @@ def test_reassign_hands_an_accepted_order_to_another_partner(
         admin_user,
         f"Reassigned to {other_partner}.",
     )
-    assert published == [(events.ORDER_STATUS_UPDATE, order.ref, stored.version, S.ACCEPTED)]
+    assert published == [(signals.ORDER_STATUS_UPDATE, order.ref, stored.version, S.ACCEPTED)]
     assert published.kwargs[-1].get("previous_partner_id") == partner.pk
     assert list(active_orders_of(other_partner)) == [stored]
     assert active_orders_of(partner).count() == 0
@@ -635,7 +715,7 @@ def test_admin_cancel_order(partner, admin_user, published, django_capture_on_co
     order = order_in_status(S.ACCEPTED, partner=online(partner), products_with_qty=[(product, 3)])
 
     with django_capture_on_commit_callbacks(execute=True):
-        admin_cancel_order(admin=admin_user, order_ref=order.ref)
+        cancel_order(actor=admin_user, order_ref=order.ref)
 
     stored = fresh(order)
     assert stored.status == S.CANCELLED
@@ -644,12 +724,12 @@ def test_admin_cancel_order(partner, admin_user, published, django_capture_on_co
     assert (last.status, last.actor, last.note) == (S.CANCELLED, admin_user, "Cancelled by an admin.")
     assert Product.objects.get(pk=product.pk).stock == 10
     assert active_orders_of(partner).count() == 0
-    assert published == [(events.ORDER_STATUS_UPDATE, order.ref, stored.version, S.CANCELLED)]
+    assert published == [(signals.ORDER_STATUS_UPDATE, order.ref, stored.version, S.CANCELLED)]
 
 
 def test_admin_cancel_with_a_reason(admin_user):
     order = make_order()
-    admin_cancel_order(admin=admin_user, order_ref=order.ref, reason="Address outside the delivery zone.")
+    cancel_order(actor=admin_user, order_ref=order.ref, reason="Address outside the delivery zone.")
     assert fresh(order).events.order_by("version").last().note == "Address outside the delivery zone."
 
 
@@ -657,7 +737,7 @@ ADMIN_ACTIONS = {
     "release": lambda user, order, partner: release_order(admin=user, order_ref=order.ref),
     "reassign": lambda user, order, partner: reassign_order(admin=user, order_ref=order.ref, partner=partner),
     "reset code": lambda user, order, partner: reset_delivery_code(admin=user, order_ref=order.ref),
-    "cancel": lambda user, order, partner: admin_cancel_order(admin=user, order_ref=order.ref),
+    "cancel": lambda user, order, partner: cancel_order(actor=user, order_ref=order.ref),
 }
 
 
@@ -672,9 +752,11 @@ def test_admin_actions_are_for_admins_only(partner, other_partner, action, who):
         "other partner": other_partner,
         "anonymous": AnonymousUser(),
     }[who]
-    with pytest.raises(NotAllowed) as error:
+    # The order's own customer may cancel, but not once it is accepted: refused as too late (409).
+    expected = InvalidTransition if (action, who) == ("cancel", "customer") else NotAllowed
+    with pytest.raises(expected) as error:
         ADMIN_ACTIONS[action](user, order, other_partner)
-    assert error.value.status_code == 403
+    assert error.value.status_code == (409 if expected is InvalidTransition else 403)
     assert snapshot(order) == before
 
 
@@ -691,13 +773,13 @@ def test_admin_actions_on_an_unknown_order(admin_user, other_partner, action):
 @pytest.mark.parametrize(
     ("action", "status", "event"),
     [
-        ("accept", S.PLACED, events.ORDER_ACCEPTED),
-        ("advance", S.ACCEPTED, events.ORDER_STATUS_UPDATE),
-        ("customer cancel", S.PLACED, events.ORDER_STATUS_UPDATE),
-        ("admin cancel", S.PICKED_UP, events.ORDER_STATUS_UPDATE),
-        ("release", S.ACCEPTED, events.ORDER_STATUS_UPDATE),
-        ("reassign", S.ACCEPTED, events.ORDER_STATUS_UPDATE),
-        ("reset code", S.OUT_FOR_DELIVERY, events.ORDER_STATUS_UPDATE),
+        ("accept", S.PLACED, signals.ORDER_ACCEPTED),
+        ("advance", S.ACCEPTED, signals.ORDER_STATUS_UPDATE),
+        ("customer cancel", S.PLACED, signals.ORDER_STATUS_UPDATE),
+        ("admin cancel", S.PICKED_UP, signals.ORDER_STATUS_UPDATE),
+        ("release", S.ACCEPTED, signals.ORDER_STATUS_UPDATE),
+        ("reassign", S.ACCEPTED, signals.ORDER_STATUS_UPDATE),
+        ("reset code", S.OUT_FOR_DELIVERY, signals.ORDER_STATUS_UPDATE),
     ],
 )
 def test_each_action_publishes_once_after_commit(
@@ -713,7 +795,7 @@ def test_each_action_publishes_once_after_commit(
         "accept": lambda: accept_order(partner=other_partner, order_ref=order.ref),
         "advance": lambda: advance_order(partner=partner, order_ref=order.ref, to_status=S.PICKED_UP),
         "customer cancel": lambda: cancel_order(actor=order.customer, order_ref=order.ref),
-        "admin cancel": lambda: admin_cancel_order(admin=admin_user, order_ref=order.ref),
+        "admin cancel": lambda: cancel_order(actor=admin_user, order_ref=order.ref),
         "release": lambda: release_order(admin=admin_user, order_ref=order.ref),
         "reassign": lambda: reassign_order(admin=admin_user, order_ref=order.ref, partner=other_partner),
         "reset code": lambda: reset_delivery_code(admin=admin_user, order_ref=order.ref),
@@ -768,7 +850,7 @@ def test_active_orders_of_a_partner_are_only_their_open_deliveries(partner, othe
     mine = [order_in_status(status, partner=partner) for status in (S.ACCEPTED, S.PICKED_UP, S.OUT_FOR_DELIVERY)]
     order_in_status(S.DELIVERED, partner=partner)
     cancelled = order_in_status(S.ACCEPTED, partner=partner)
-    admin_cancel_order(admin=admin_user, order_ref=cancelled.ref)
+    cancel_order(actor=admin_user, order_ref=cancelled.ref)
     order_in_status(S.ACCEPTED, partner=online(other_partner))
     make_order()
 

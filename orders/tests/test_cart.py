@@ -8,7 +8,8 @@ from django.urls import reverse
 
 from orders.cart import SESSION_KEY, Cart
 from orders.errors import InvalidOrder, OutOfStock
-from orders.services import DELIVERY_FEE, FREE_DELIVERY_FROM, MAX_LINES, MAX_QUANTITY
+from orders.models import MAX_LINES, MAX_QUANTITY
+from orders.services import DELIVERY_FEE, FREE_DELIVERY_FROM
 
 pytestmark = pytest.mark.django_db
 

@@ -16,6 +16,7 @@ from orders.models import (
     REF_ALPHABET,
     REF_LENGTH,
     REF_PATTERN,
+    SYSTEM,
     TRANSITIONS,
     Order,
     area_of,
@@ -27,9 +28,9 @@ from orders.models import (
 
 S = Order.Status
 STATUSES = list(S)
-ROLES = list(User.Role)
+ROLES = [*User.Role, SYSTEM]
 
-# The lifecycle from ARCHITECTURE.md, written out by hand so that an accidental edit
+# The lifecycle from docs/architecture.md, written out by hand so that an accidental edit
 # of TRANSITIONS (a new edge, a lost role) fails here instead of shipping.
 ALLOWED = {
     (S.PLACED, S.ACCEPTED, "partner"),
@@ -37,10 +38,14 @@ ALLOWED = {
     (S.PLACED, S.CANCELLED, "admin"),
     (S.ACCEPTED, S.PICKED_UP, "partner"),
     (S.ACCEPTED, S.PLACED, "admin"),  # the admin's "release"
+    (S.ACCEPTED, S.PLACED, SYSTEM),  # an accept withdrawn by the capacity rule
+    (S.ACCEPTED, S.ACCEPTED, "admin"),  # reassign, unlock the code: the status stays
     (S.ACCEPTED, S.CANCELLED, "admin"),
     (S.PICKED_UP, S.OUT_FOR_DELIVERY, "partner"),
+    (S.PICKED_UP, S.PICKED_UP, "admin"),  # unlock the code
     (S.PICKED_UP, S.CANCELLED, "admin"),
     (S.OUT_FOR_DELIVERY, S.DELIVERED, "partner"),
+    (S.OUT_FOR_DELIVERY, S.OUT_FOR_DELIVERY, "admin"),  # unlock the code
     (S.OUT_FOR_DELIVERY, S.CANCELLED, "admin"),
 }
 
@@ -60,7 +65,7 @@ def test_transition_table_only_names_real_statuses_and_roles():
     for targets in TRANSITIONS.values():
         for to_status, roles in targets.items():
             assert to_status in S.values
-            assert roles <= set(User.Role.values)
+            assert roles <= {*User.Role.values, SYSTEM}
 
 
 @pytest.mark.parametrize(("from_status", "to_status", "role"), list(itertools.product(STATUSES, STATUSES, ROLES)))
@@ -124,6 +129,15 @@ def test_next_partner_step_is_always_a_partner_transition():
         ("Flat 3, 12 Baker Street", "Nearby"),  # the last part is the street: never shown
         ("Flat 3, 12 Baker Street, Marylebone, NW1 6XE", "Marylebone"),  # postcodes are skipped
         ("Marylebone, 12 Baker Street", "Nearby"),  # the first part is never an area
+        # A recipient is a person, not a place: never shown to the board.
+        ("221B Baker Street\nc/o Sherlock Holmes", "Nearby"),
+        ("221B Baker Street, Marylebone\nc/o Sherlock Holmes", "Marylebone"),
+        ("221B Baker Street\r\nMarylebone\r\nC/O Sherlock Holmes", "Marylebone"),
+        ("221B Baker Street, Marylebone, care of Mrs Hudson", "Marylebone"),
+        ("221B Baker Street, Marylebone, Attn: Dr Watson", "Marylebone"),
+        ("221B Baker Street, Marylebone, c.o. Mycroft", "Marylebone"),
+        ("221B Baker Street, Marylebone, For Irene Adler", "Marylebone"),
+        ("221B Baker Street, Marylebone, holmes@example.com", "Marylebone"),
     ],
 )
 def test_area_of_is_the_last_part_without_digits_and_never_the_street(address, area):

@@ -38,6 +38,17 @@ def test_pages_get_a_strict_policy(client, customer):
 
 
 @pytest.mark.django_db
+def test_connect_src_names_the_requested_host_and_port_and_a_bad_host_still_gets_a_policy(client, settings):
+    settings.ALLOWED_HOSTS = ["shop.example.com"]
+    policy = directives(client.get(reverse("login"), HTTP_HOST="shop.example.com:8443"))
+    assert policy["connect-src"] == ["'self'", "ws://shop.example.com:8443", "wss://shop.example.com:8443"]
+    refused = client.get(reverse("login"), HTTP_HOST="evil.example.com")
+    assert refused.status_code == 400
+    assert directives(refused)["connect-src"] == ["'self'"]
+    assert directives(refused)["script-src"] == ["'self'"]
+
+
+@pytest.mark.django_db
 def test_admin_and_api_docs_get_only_what_their_templates_need(client, admin_user):
     client.force_login(admin_user)
     for url in (reverse("admin:index"), reverse("api-docs")):
@@ -140,7 +151,8 @@ def test_refresh_rotates_and_a_used_refresh_token_is_dead(client, customer):
     assert rotated.json()["refresh"] != pair["refresh"] and rotated.json()["access"]
     reused = post(client, "/api/auth/token/refresh/", {"refresh": pair["refresh"]})
     assert reused.status_code == 401  # a stolen, already-used refresh token is worthless
-    assert post(client, "/api/auth/token/refresh/", {"refresh": rotated.json()["refresh"]}).status_code == 200
+    # ... and its reuse revokes the chain it started (accounts/tests/test_tokens.py).
+    assert post(client, "/api/auth/token/refresh/", {"refresh": rotated.json()["refresh"]}).status_code == 401
 
 
 @pytest.mark.django_db

@@ -2,7 +2,7 @@
 
 import pytest
 
-from quickcommerce.testing import app_env, manage
+from quickcommerce.testing import BASE_DIR, app_env, manage
 
 PROD_SECRET = "x" * 20 + "-production-secret-with-enough-entropy-0123456789"
 
@@ -22,6 +22,9 @@ PROD_SECRET = "x" * 20 + "-production-secret-with-enough-entropy-0123456789"
         ({"REDIS_CHANNEL_LAYER": "fast"}, "REDIS_CHANNEL_LAYER must be pubsub or core"),
         ({"WS_MAX_AGE_SECONDS": "12h"}, "WS_MAX_AGE_SECONDS must be a whole number"),
         ({"WS_MAX_AGE_SECONDS": "0"}, "WS_MAX_AGE_SECONDS must be at least 1"),
+        # django-environ reads "$NAME" as another variable's value; an unset one must not
+        # silently become the default (a random secret may start with "$": write "\$").
+        ({"SECRET_KEY": "$QC_NOT_SET_ANYWHERE"}, "SECRET_KEY refers to $QC_NOT_SET_ANYWHERE, which is not set"),
     ],
 )
 def test_malformed_setting_stops_with_one_line_naming_it(env, needle, tmp_path):
@@ -48,3 +51,19 @@ def test_production_settings_pass_check_deploy(tmp_path):
 def test_development_defaults_need_nothing_set(tmp_path):
     result = manage("check", env=app_env(SQLITE_PATH=tmp_path / "db.sqlite3"))
     assert result.returncode == 0, result.stderr
+
+
+def test_env_example_as_written_is_the_development_setup(tmp_path):
+    """.env.example leaves SECRET_KEY, MONGO_URI, REDIS_URL, ... blank: blank means unset."""
+    lines = (BASE_DIR / ".env.example").read_text().splitlines()
+    values = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    assert values["SECRET_KEY"] == values["MONGO_URI"] == values["REDIS_URL"] == ""
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.SECRET_KEY == s.DEV_SECRET_KEY, s.JWT_SECRET == s.SECRET_KEY, s.USE_MONGO, s.REDIS_URL, "
+        "s.CSRF_TRUSTED_ORIGINS, s.CHANNEL_LAYERS['default']['BACKEND'])"
+    )
+    env = app_env(**(values | {"SQLITE_PATH": tmp_path / "db.sqlite3"}))
+    result = manage("shell", "-v", "0", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "False", "None", "[]", "channels.layers.InMemoryChannelLayer"]

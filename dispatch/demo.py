@@ -3,12 +3,14 @@ orders in several states. Idempotent: a second run changes nothing."""
 
 from decimal import Decimal
 
-from django.db import transaction
 from django.utils.text import slugify
 
 from accounts.models import PartnerProfile, User
 from accounts.services import register_user
+from dispatch import services as dispatch
 from orders.models import Category, Order, OrderEvent, OrderItem, Product
+from orders.services import cancel_order, place_order
+from quickcommerce.db import atomic
 
 DEMO_PASSWORD = "demo-pass-123"
 
@@ -85,12 +87,14 @@ CATALOG = {
 
 def seed_demo(*, reset: bool = False, out=None) -> dict:
     say = out or (lambda _msg: None)
-    if reset:
-        wipe_demo()
-        say("Wiped orders, catalog and demo users.")
-    with transaction.atomic():
+    # One transaction on either store: a reset that fails wipes nothing.
+    with atomic():
+        if reset:
+            wipe_demo()
         users = _seed_users()
         created_products = _seed_catalog()
+    if reset:
+        say("Wiped orders, catalog and demo users.")
     orders = _seed_orders(users)
     summary = {"products_created": created_products, "orders_created": orders}
     say(
@@ -106,9 +110,12 @@ def wipe_demo() -> None:
     Order.objects.all().delete()
     Product.objects.all().delete()
     Category.objects.all().delete()
-    usernames = [username for username, *_ in DEMO_USERS]
-    PartnerProfile.objects.filter(user__username__in=usernames).delete()
-    User.objects.filter(username__in=usernames).delete()
+    # By primary key, one collection per delete: MongoDB refuses a delete that joins.
+    demo_users = list(
+        User.objects.filter(username__in=[username for username, *_ in DEMO_USERS]).values_list("pk", flat=True)
+    )
+    PartnerProfile.objects.filter(user_id__in=demo_users).delete()
+    User.objects.filter(pk__in=demo_users).delete()
 
 
 def _seed_users() -> dict:
@@ -162,9 +169,6 @@ def _seed_catalog() -> int:
 def _seed_orders(users) -> int:
     """A handful of past orders in several states, made through the real services so
     their timelines are real. Only when the demo customers have no orders yet."""
-    from dispatch import services as dispatch
-    from orders.services import cancel_order, place_order
-
     alice, bob = users["alice"], users["bob"]
     if Order.objects.filter(customer__in=[alice, bob]).exists():
         return 0

@@ -2,7 +2,8 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import PartnerProfile, User
-from orders.demo import DEMO_PASSWORD, DEMO_USERS
+from dispatch import demo
+from dispatch.demo import DEMO_PASSWORD, DEMO_USERS
 from orders.models import Category, Order, OrderEvent, Product
 
 pytestmark = pytest.mark.django_db
@@ -56,3 +57,16 @@ def test_seed_reset_wipes_and_reseeds():
     assert Product.objects.get(slug="bananas").stock == 120 - 2  # fresh stock, less the seeded order
     assert not before & set(Order.objects.values_list("ref", flat=True))
     assert Order.objects.count() == 5
+
+
+def test_a_reset_that_fails_midway_wipes_nothing(monkeypatch):
+    call_command("seed", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    before = snapshot()
+
+    def broken_catalog():
+        raise RuntimeError("catalog step failed")
+
+    monkeypatch.setattr(demo, "_seed_catalog", broken_catalog)
+    with pytest.raises(RuntimeError, match="catalog step failed"):
+        demo.seed_demo(reset=True)
+    assert snapshot() == before

@@ -1,16 +1,16 @@
-"""The sections of docs/benchmarks.md added for issue 10: fan-out throughput,
-connections held, scale-out, page speed, before/after and the goals."""
+"""The capacity sections of docs/benchmarks.md (fan-out throughput, connections held,
+scale-out, page speed), the before/after table against the earliest published runs,
+and the goals with their verdicts."""
 
 import math
 from pathlib import Path
 
 from bench.common import describe_errors, ratio, spread
 
-# docs/benchmarks.md before the lead's fixes (commit 7a58f95, 2026-11-26 13:33 UTC):
-# p50 from the Redis hand-off at N = 1000, median of 5 events.
-# Fan-out to N = 1000 (ms, from the Redis hand-off, medians of the events) in the two earlier
-# published runs: the first one (commit 7a58f95, daphne, a busy machine) and the last one
-# under daphne (commit 381a0ee, a quiet machine); both read by Python websockets clients.
+# The "before" of the before/after table: fan-out to N = 1000 (ms, from the Redis hand-off,
+# medians of the events) in two earlier published runs, both served by daphne and read by
+# Python websockets clients: the first one (a busy machine) and the last one under daphne
+# (a quiet machine). They are fixed figures: those servers are no longer in the tree.
 FIRST_N1000 = {
     "p50": {"pubsub": 465.8, "core": 650.3, "websockets": 25.2, "socketio": 18.0},
     "p95": {"pubsub": 546.7, "core": 692.4, "websockets": 33.5, "socketio": 31.3},
@@ -101,7 +101,7 @@ def rate_lines(section: dict, out_dir: Path) -> list[str]:
         "clock just before it sends to the moment a socket has the message. "
         "**For our app the producer is bench/producer.py publishing through the app's own channel "
         "layer** (channels_redis pub/sub, the same `REDIS_URL` and `REDIS_CHANNEL_LAYER`) to the "
-        "`partners` group, with the message shape `dispatch.events` uses (`type: order.event`, `event`, "
+        "`partners` group, with the message shape `dispatch.publish` uses (`type: order.event`, `event`, "
         "`ref`, `version`, `html`, `json`), so what is measured is the layer + the hub + the consumer + the server, "
         "not placing orders. The baselines get the same JSON text by Redis `PUBLISH` on their relay "
         "channel. All sockets live in one Node process (bench/node/listen.js: `ws` for our app and "
@@ -361,7 +361,8 @@ def before_after_lines(fanout: dict, fanout_median) -> list[str]:
         "",
         "1. `OrdersConsumer` delivers layer events without Channels' per-message "
         "`close_old_connections()` (a `sync_to_async` hop onto the one sync thread, per socket, per event);",
-        "2. `dispatch/events.py` serialises each audience's JSON frame once (`order_json_text`), not once per socket;",
+        "2. `dispatch/payloads.py` serialises each audience's JSON frame once (`order_json_text`), "
+        "not once per socket;",
         "3. settings: the core layer gets `socket_timeout: 15` (it lost consumers to redis-py's 5 s timeout);",
         "4. **uvicorn instead of daphne** (`quickcommerce/serve.py`): asyncio transports write a frame with "
         "one `send()`; Twisted registered and unregistered a writer (two `epoll_ctl`) per frame;",
