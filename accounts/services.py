@@ -1,14 +1,17 @@
 """Account changes. Pages, the API and the seed all register users through here."""
 
 from django.contrib.auth.password_validation import validate_password
-from django.db import transaction
+from django.db import IntegrityError
 
+from accounts.errors import UsernameTaken
 from accounts.models import PartnerProfile, User
+from accounts.usernames import check_username_shape, normalize, username_taken
+from quickcommerce.db import atomic
 
 SELF_SERVICE_ROLES = (User.Role.CUSTOMER, User.Role.PARTNER)
 
 
-@transaction.atomic
+@atomic
 def register_user(
     *,
     username: str,
@@ -22,10 +25,16 @@ def register_user(
 ) -> User:
     """Create a customer or partner (admins come from createsuperuser or the seed).
 
-    Password validators run here so the page and the API enforce the same rules.
+    Password validators and the username rules (accounts.usernames) run here, unless
+    ``validate=False`` says the caller's form or serializer already ran them, so the page
+    and the API enforce the same rules. ``UsernameTaken`` if the name's key is in use.
     """
     if role not in SELF_SERVICE_ROLES:
         raise ValueError(f"role must be one of {', '.join(SELF_SERVICE_ROLES)}")
+    # One normalisation for every way in (accounts.usernames); the unique key decides races.
+    username = check_username_shape(username) if validate else normalize(username)
+    if username_taken(username):
+        raise UsernameTaken()
     user = User(
         username=username,
         email=email,
@@ -37,7 +46,16 @@ def register_user(
     if validate:
         validate_password(password, user)
     user.set_password(password)
-    user.save()
+    try:
+        user.save()
+    except IntegrityError:  # the same name registered meanwhile
+        raise UsernameTaken() from None
     if role == User.Role.PARTNER:
         PartnerProfile.objects.create(user=user, display_name=user.display_name, phone=phone)
     return user
+
+
+def partner_profile(partner: User) -> PartnerProfile:
+    """The partner's profile, made on first need (partners made in the admin have none yet)."""
+    profile, _ = PartnerProfile.objects.get_or_create(user=partner, defaults={"display_name": partner.display_name})
+    return profile

@@ -13,9 +13,9 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
 from accounts.factories import AdminFactory, PartnerFactory
-from dispatch import events
 from dispatch import services as dispatch_services
-from orders import services
+from dispatch.factories import order_in_status
+from orders import services, signals
 from orders.errors import (
     InvalidOrder,
     InvalidTransition,
@@ -25,16 +25,15 @@ from orders.errors import (
     OutOfStock,
     StockChanged,
 )
-from orders.factories import DEFAULT_ADDRESS, ProductFactory, make_order, order_in_status
+from orders.factories import DEFAULT_ADDRESS, ProductFactory, make_order
 from orders.models import MAX_CODE_ATTEMPTS, STATUS_TIMESTAMP, Order, OrderEvent, OrderItem, Product
-from orders.selectors import orders_visible_to
+from orders.selectors import order_for, orders_visible_to
 from orders.services import (
     DELIVERY_FEE,
     FREE_DELIVERY_FROM,
     MAX_LINES,
     RESTOCK_STATUSES,
     cancel_order,
-    get_order_for,
     place_order,
     transition_order,
 )
@@ -377,7 +376,7 @@ def test_same_key_twice_returns_the_same_order_and_takes_stock_once(
     assert stock_of(milk) == 8
     assert Order.objects.count() == 1
     assert OrderEvent.objects.count() == 1
-    assert published == [(events.NEW_ORDER, first.ref, 1, S.PLACED)]
+    assert published == [(signals.NEW_ORDER, first.ref, 1, S.PLACED)]
 
 
 def test_different_customers_may_use_the_same_key(customer, other_customer, milk):
@@ -424,7 +423,7 @@ def test_racing_double_submit_makes_one_order_and_gives_the_losers_stock_back(
     assert (order.pk, created) == (winner["order"].pk, False)
     assert Order.objects.count() == 1
     assert stock_of(milk) == 8
-    assert published == [(events.NEW_ORDER, order.ref, 1, S.PLACED)]
+    assert published == [(signals.NEW_ORDER, order.ref, 1, S.PLACED)]
 
 
 def test_new_order_is_published_once_per_order_and_only_after_commit(
@@ -435,7 +434,7 @@ def test_new_order_is_published_once_per_order_and_only_after_commit(
         second = make_order(other_customer, [(milk, 1)])
         assert published == [], "nobody hears of an order before it is committed"
     assert len(callbacks) == 2
-    assert published == [(events.NEW_ORDER, first.ref, 1, S.PLACED), (events.NEW_ORDER, second.ref, 1, S.PLACED)]
+    assert published == [(signals.NEW_ORDER, first.ref, 1, S.PLACED), (signals.NEW_ORDER, second.ref, 1, S.PLACED)]
 
 
 # --- transition_order and the table ------------------------------------------------------
@@ -480,7 +479,7 @@ def test_transition_order_follows_the_table(
     assert new_events == [*before[4], (to_status, before[1] + 1, actor.pk, "why")]
     if to_status in STATUS_TIMESTAMP:
         assert getattr(stored, STATUS_TIMESTAMP[to_status]) is not None
-    assert published == [(events.ORDER_STATUS_UPDATE, order.ref, before[1] + 1, to_status)]
+    assert published == [(signals.ORDER_STATUS_UPDATE, order.ref, before[1] + 1, to_status)]
 
 
 def test_every_change_bumps_the_version_by_one_and_appends_one_event(customer, partner):
@@ -570,7 +569,7 @@ def test_customer_cancels_a_placed_order_and_the_stock_goes_back(
         customer.pk,
         "Ordered by mistake.",
     )
-    assert published == [(events.ORDER_STATUS_UPDATE, order.ref, 2, S.CANCELLED)]
+    assert published == [(signals.ORDER_STATUS_UPDATE, order.ref, 2, S.CANCELLED)]
 
 
 def test_a_long_reason_is_cut_to_the_note_length(customer):
@@ -635,7 +634,7 @@ def test_admin_cancels_any_open_order_and_restocks_only_before_pickup(
     assert stock_of(milk) == (10 if status in RESTOCK_STATUSES else 7)
     assert stored.events.last().actor == admin_user
     assert stored.events.last().note == "Store closed."
-    assert published == [(events.ORDER_STATUS_UPDATE, order.ref, version + 1, S.CANCELLED)]
+    assert published == [(signals.ORDER_STATUS_UPDATE, order.ref, version + 1, S.CANCELLED)]
 
 
 def test_a_delivered_order_cannot_be_cancelled_even_by_an_admin(admin_user):
@@ -729,10 +728,10 @@ def test_admins_see_everything_and_nobody_else_sees_anything(world, admin_user):
 
 
 def test_get_order_for_hides_other_peoples_orders(world, customer, partner, admin_user):
-    assert get_order_for(customer, world["mine"].ref) == world["mine"]
-    assert get_order_for(partner, world["mine"].ref) == world["mine"]
-    assert get_order_for(partner, world["placed"].ref) == world["placed"]
-    assert get_order_for(admin_user, world["theirs"].ref) == world["theirs"]
+    assert order_for(customer, world["mine"].ref) == world["mine"]
+    assert order_for(partner, world["mine"].ref) == world["mine"]
+    assert order_for(partner, world["placed"].ref) == world["placed"]
+    assert order_for(admin_user, world["theirs"].ref) == world["theirs"]
     for user, ref in [
         (customer, world["theirs"].ref),
         (partner, world["theirs"].ref),
@@ -741,7 +740,7 @@ def test_get_order_for_hides_other_peoples_orders(world, customer, partner, admi
         (customer, ""),
     ]:
         with pytest.raises(OrderNotFound):
-            get_order_for(user, ref)
+            order_for(user, ref)
 
 
 def test_set_stock_is_a_compare_and_set_against_the_stock_the_admin_saw():
@@ -754,3 +753,73 @@ def test_set_stock_is_a_compare_and_set_against_the_stock_the_admin_saw():
         services.set_stock(product=product, shown=40, stock=100)
     assert error.value.status_code == 409
     assert stock_of(product) == 38
+
+
+# --- transactions: all or nothing, and events only after the commit ------------------------------
+# These run on real commits (transaction=True); against MongoDB (MONGO_URI=... make test) the same
+# assertions hold through the backend's multi-document transaction (quickcommerce.db.atomic).
+
+
+@pytest.fixture
+def announced(db):
+    """What the live machinery saw at each announcement: (event, stored?, events stored, in a transaction?)."""
+    from django.db import connection
+
+    seen = []
+
+    def receiver(sender, *, event, order, **kwargs):
+        stored = Order.objects.filter(pk=order.pk, version=order.version).exists()
+        timeline = OrderEvent.objects.filter(order_id=order.pk, version=order.version).count()
+        seen.append((event, stored, timeline, connection.in_atomic_block))
+
+    signals.order_changed.connect(receiver, dispatch_uid="test-announced")
+    yield seen
+    signals.order_changed.disconnect(dispatch_uid="test-announced")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("failing", ["items", "first event"])
+def test_a_failure_midway_through_creating_an_order_leaves_nothing_behind(customer, milk, monkeypatch, failing):
+    # given the items or the first timeline row cannot be written
+    def broken(*args, **kwargs):
+        raise RuntimeError("the store refused the write")
+
+    target = OrderItem.objects if failing == "items" else OrderEvent.objects
+    monkeypatch.setattr(type(target), "bulk_create" if failing == "items" else "create", broken)
+    before = Product.objects.get(pk=milk.pk).stock
+
+    # when the customer places an order
+    with pytest.raises(RuntimeError):
+        place_order(customer=customer, lines=[(milk.pk, 2)], address=DEFAULT_ADDRESS)
+
+    # then no order is left (no PLACED order without items on the boards), and the stock is back
+    assert Order.objects.count() == 0
+    assert OrderItem.objects.count() == 0
+    assert Product.objects.get(pk=milk.pk).stock == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_live_events_go_out_only_after_the_change_is_stored(customer, milk, announced):
+    # placing an order, then changing it: each announcement comes after the commit
+    order, _ = place_order(customer=customer, lines=[(milk.pk, 1)], address=DEFAULT_ADDRESS)
+    cancel_order(actor=customer, order_ref=order.ref)
+    assert announced == [
+        (signals.NEW_ORDER, True, 1, False),
+        (signals.ORDER_STATUS_UPDATE, True, 1, False),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_whose_timeline_row_fails_is_rolled_back_and_never_announced(customer, milk, monkeypatch, announced):
+    order, _ = place_order(customer=customer, lines=[(milk.pk, 1)], address=DEFAULT_ADDRESS)
+    announced.clear()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the store refused the write")
+
+    monkeypatch.setattr(type(OrderEvent.objects), "create", broken)
+    with pytest.raises(RuntimeError):
+        transition_order(order=order, to_status=Order.Status.CANCELLED, actor=customer)
+    stored = Order.objects.get(pk=order.pk)
+    assert (stored.status, stored.version) == (Order.Status.PLACED, 1)
+    assert announced == []
