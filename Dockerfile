@@ -5,6 +5,11 @@
 #   docker build -t quickcommerce .
 #   docker run -e SECRET_KEY=... -e ALLOWED_HOSTS=localhost -p 8000:8000 quickcommerce
 #
+# The server believes X-Forwarded-For/-Proto only from FORWARDED_ALLOW_IPS (default:
+# loopback, i.e. nobody outside the container); behind a proxy, set it to the proxy's
+# address or network (compose: nginx's network). Anyone else is keyed on their own
+# address by the rate limits, whatever X-Forwarded-For they send.
+#
 # Without MONGO_URI the app uses SQLite at /data/db.sqlite3 (mount a volume on
 # /data and run the `migrate` command first); compose sets MONGO_URI and REDIS_URL.
 
@@ -39,6 +44,7 @@ ENV PYTHONUNBUFFERED=1 \
     DJANGO_SETTINGS_MODULE=quickcommerce.settings \
     DEBUG=false \
     PORT=8000 \
+    FORWARDED_ALLOW_IPS=127.0.0.1,::1 \
     SQLITE_PATH=/data/db.sqlite3
 
 RUN groupadd --system --gid 10001 app \

@@ -7,23 +7,34 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts.serializers import RegisterInputSerializer, UserOutputSerializer
+from accounts.serializers import RegisterInputSerializer, TokenObtainInputSerializer, UserOutputSerializer
 from accounts.services import register_user
 from accounts.throttles import LOGIN_THROTTLES, RegisterIPThrottle, ThrottleMessageMixin
-from accounts.tokens import RevocableRefreshToken
+from accounts.tokens import RevocableRefreshToken, RotatingRefreshSerializer
+from quickcommerce.api import StrictCharField
 
 THROTTLED = OpenApiResponse(OpenApiTypes.OBJECT, description="Too many attempts; see Retry-After.")
+FIELD_ERRORS = OpenApiResponse(OpenApiTypes.OBJECT, description="Bad input: {field: [messages]}.")
 
 
 @extend_schema_view(
     post=extend_schema(
         tags=["auth"],
         summary="Get an access and refresh token",
-        description="Limited per client address and per username (429 with Retry-After past the limit).",
-        responses={200: TokenObtainPairView.serializer_class, 401: OpenApiTypes.OBJECT, 429: THROTTLED},
+        description="Limited per client address and per username (429 with Retry-After past the limit); "
+        "the username counts however it is spelled (case, width), as it logs in. The login page and "
+        "the admin's login share these limits.",
+        request=TokenObtainInputSerializer,
+        responses={
+            200: TokenObtainInputSerializer,
+            400: FIELD_ERRORS,
+            401: OpenApiResponse(OpenApiTypes.OBJECT, description="Wrong username or password."),
+            429: THROTTLED,
+        },
     )
 )
 class TokenApi(ThrottleMessageMixin, TokenObtainPairView):
+    serializer_class = TokenObtainInputSerializer
     throttle_classes = LOGIN_THROTTLES
 
 
@@ -32,15 +43,22 @@ class TokenApi(ThrottleMessageMixin, TokenObtainPairView):
         tags=["auth"],
         summary="Refresh the access token",
         description="Answers a new access token and a new refresh token; the refresh token sent is "
-        "blacklisted (use the new one).",
+        "revoked (use the new one). Sending a revoked refresh token again revokes every refresh token "
+        "descended from the same log-in (log in again).",
+        request=RotatingRefreshSerializer,
+        responses={
+            200: RotatingRefreshSerializer,
+            400: FIELD_ERRORS,
+            401: OpenApiResponse(OpenApiTypes.OBJECT, description="Not a valid (or a revoked) refresh token."),
+        },
     )
 )
 class TokenRefreshApi(TokenRefreshView):
-    pass
+    serializer_class = RotatingRefreshSerializer
 
 
 class LogoutInputSerializer(serializers.Serializer):
-    refresh = serializers.CharField(max_length=2000)
+    refresh = StrictCharField(max_length=2000)
 
 
 class LogoutApi(APIView):
@@ -67,7 +85,7 @@ class LogoutApi(APIView):
         serializer = LogoutInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            RevocableRefreshToken(serializer.validated_data["refresh"]).blacklist()
+            RevocableRefreshToken(serializer.validated_data["refresh"]).log_out()
         except TokenError as exc:
             raise InvalidToken(str(exc)) from None
         return Response({"detail": "Logged out."})
@@ -92,7 +110,12 @@ class RegisterApi(ThrottleMessageMixin, APIView):
 
     @extend_schema(
         request=RegisterInputSerializer,
-        responses={201: UserOutputSerializer, 400: OpenApiTypes.OBJECT, 429: THROTTLED},
+        responses={
+            201: UserOutputSerializer,
+            400: FIELD_ERRORS,
+            409: OpenApiResponse(OpenApiTypes.OBJECT, description="The username is taken ({detail, code})."),
+            429: THROTTLED,
+        },
         examples=[
             OpenApiExample(
                 "A customer",

@@ -1,8 +1,15 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 
+from accounts.usernames import KEY_MAX_LENGTH, username_key
+
 
 class QuickUserManager(UserManager):
+    def get_by_natural_key(self, username):
+        """Every login (page, admin, API token) finds its user here: by the name's key,
+        exactly as the login limit counts it (accounts.usernames)."""
+        return self.get(username_key=username_key(str(username)))
+
     def create_superuser(self, username, email=None, password=None, **extra_fields):
         extra_fields.setdefault("role", User.Role.ADMIN)
         return super().create_superuser(username, email, password, **extra_fields)
@@ -16,6 +23,9 @@ class User(AbstractUser):
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CUSTOMER)
     phone = models.CharField(max_length=32, blank=True)
+    # The username's identity: NFKC and case-folded (accounts.usernames), kept by save().
+    # Unique and indexed on both stores; logins and the taken-check look it up exactly.
+    username_key = models.CharField(max_length=KEY_MAX_LENGTH, unique=True, editable=False)
 
     objects = QuickUserManager()
 
@@ -27,6 +37,10 @@ class User(AbstractUser):
         if self.role == self.Role.ADMIN or self.is_superuser:
             self.role = self.Role.ADMIN
             self.is_staff = True
+        self.username_key = username_key(self.username)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "username" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "username_key"}
         super().save(*args, **kwargs)
 
     @property
@@ -61,8 +75,10 @@ class PartnerProfile(models.Model):
 
 
 class RevokedToken(models.Model):
-    """A refresh token that may no longer be used: logged out, or rotated away
-    (accounts.tokens). Rows past ``expires_at`` can be deleted; the token is dead anyway."""
+    """A refresh token that may no longer be used: logged out, or rotated away; or, with
+    ``jti`` ``"family:<id>"``, every refresh token of a log-in's family, after one of them
+    was reused (accounts.tokens). Rows past ``expires_at`` can be deleted; the tokens
+    are dead anyway."""
 
     jti = models.CharField(max_length=255, unique=True)
     expires_at = models.DateTimeField(db_index=True)

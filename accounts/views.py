@@ -1,13 +1,14 @@
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth import login
 from django.contrib.auth.views import LoginView
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from accounts.forms import RegisterForm
+from accounts.errors import UsernameTaken
+from accounts.forms import LimitedAuthenticationForm, RegisterForm
 from accounts.models import User
 from accounts.services import register_user
-from accounts.throttles import LOGIN_THROTTLES, RegisterIPThrottle, check_page_throttles
+from accounts.throttles import RegisterIPThrottle, check_page_throttles
 
 ROLE_HOMES = {
     User.Role.CUSTOMER: "orders:catalog",
@@ -31,21 +32,34 @@ def _too_many(request, template, context, limited):
     return response
 
 
+def _limited_login_response(response, form):
+    """A login form refused by the limits (``LimitedLoginMixin``): 429 and Retry-After."""
+    if getattr(form, "limited", None) is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(form.limited[1])
+    return response
+
+
 class ThrottledLoginView(LoginView):
     """Django's login page with the API's limits: per client address and per username
-    tried (the same counters as /api/auth/token/). Past a limit: 429, the form with
-    the reason, and no password check at all."""
+    tried (the same counters as /api/auth/token/ and the admin's login). Past a limit:
+    429, the form with the reason, and no password check at all."""
 
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+    authentication_form = LimitedAuthenticationForm
 
-    def post(self, request, *args, **kwargs):
-        limited = check_page_throttles(request, LOGIN_THROTTLES)
-        if limited is None:
-            return super().post(request, *args, **kwargs)
-        # An unbound form: a bound one would run authenticate() when rendered with errors.
-        form = self.get_form_class()(request, initial={"username": request.POST.get("username", "")[:150]})
-        return _too_many(request, self.template_name, self.get_context_data(form=form), limited)
+    def form_invalid(self, form):
+        return _limited_login_response(super().form_invalid(form), form)
+
+
+def admin_login(request, extra_context=None):
+    """The admin site's own login view (``admin.site.login``, whose form is
+    ``LimitedAdminAuthenticationForm``: the login limits), answering 429 with
+    Retry-After past a limit, as the login page does."""
+    response = admin.site.login(request, extra_context)
+    context = getattr(response, "context_data", None) or {}
+    return _limited_login_response(response, context.get("form"))
 
 
 @require_http_methods(["GET", "POST"])
@@ -57,16 +71,20 @@ def register(request):
     form = RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        user = register_user(
-            username=data["username"],
-            password=data["password1"],
-            role=data["role"],
-            email=data.get("email", ""),
-            phone=data.get("phone", ""),
-            first_name=data.get("first_name", ""),
-            validate=False,  # the form already ran the password validators
-        )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome, {user.display_name}! Your account is ready.")
-        return redirect("accounts:home")
+        try:
+            user = register_user(
+                username=data["username"],
+                password=data["password1"],
+                role=data["role"],
+                email=data.get("email", ""),
+                phone=data.get("phone", ""),
+                first_name=data.get("first_name", ""),
+                validate=False,  # the form already ran the password and username rules
+            )
+        except UsernameTaken as exc:  # registered meanwhile
+            form.add_error("username", str(exc))
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome, {user.display_name}! Your account is ready.")
+            return redirect("accounts:home")
     return render(request, "accounts/register.html", {"form": form})

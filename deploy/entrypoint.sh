@@ -29,8 +29,9 @@ publish_static() {
 
 case "${1:-web}" in
     web)
-        # --proxy-headers: the client address comes from nginx's X-Forwarded-For
-        # (the app is reachable only through nginx; compose publishes no web port).
+        # --proxy-headers: the client address comes from nginx's X-Forwarded-For, and
+        # only from nginx's: FORWARDED_ALLOW_IPS (the Dockerfile: loopback; compose:
+        # nginx's network). Other peers are keyed on their own address.
         # Everything else (backlog, pings, limits) is in quickcommerce/serve.py.
         exec python -m quickcommerce.serve --host "${BIND_ADDRESS:-0.0.0.0}" --proxy-headers
         ;;

@@ -46,14 +46,15 @@ def test_register_bad_input_is_400_with_messages(client, payload, field):
     assert not User.objects.exists()
 
 
-def test_register_duplicate_username_is_400(client, customer):
+def test_register_duplicate_username_is_409(client, customer):
+    """A taken name (in any case) conflicts with an existing account: 409 {detail, code}."""
     response = client.post(
         REGISTER,
         {"username": customer.username.upper(), "password": "a-long-passphrase", "role": "customer"},
         content_type="application/json",
     )
-    assert response.status_code == 400
-    assert "already exists" in response.json()["username"][0]
+    assert response.status_code == 409
+    assert response.json() == {"detail": "A user with that username already exists.", "code": "username_taken"}
 
 
 @pytest.mark.parametrize("body", ["{not json", "[]", '"a string"', "null"])

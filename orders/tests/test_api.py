@@ -9,8 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
+from dispatch.factories import order_in_status
 from dispatch.services import accept_order, set_availability
-from orders.factories import CategoryFactory, ProductFactory, make_order, order_in_status
+from orders.factories import CategoryFactory, ProductFactory, make_order
 from orders.models import Order, OrderItem, Product
 from orders.serializers import OrderSerializer
 from orders.services import cancel_order
@@ -309,6 +310,22 @@ def test_order_list_filters_by_status_and_paginates(api, customer):
     assert client.get(ORDERS, {"page": 99}).status_code == 404
 
 
+def test_paging_through_orders_made_in_the_same_millisecond_shows_each_exactly_once(api, customer, milk):
+    # given 45 orders whose created_at is the same instant (a burst: MongoDB keeps milliseconds)
+    Product.objects.filter(pk=milk.pk).update(stock=100)
+    orders = [make_order(customer, [(milk, 1)]) for _ in range(45)]
+    Order.objects.filter(pk__in=[order.pk for order in orders]).update(created_at=orders[0].created_at)
+
+    # when the client pages through them, 20 at a time
+    client = api(customer)
+    pages = [client.get(ORDERS, {"page": page, "page_size": 20}).json() for page in (1, 2, 3)]
+
+    # then every order comes exactly once, newest first with the primary key breaking the tie
+    refs = [order["ref"] for page in pages for order in page["results"]]
+    assert [len(page["results"]) for page in pages] == [20, 20, 5]
+    assert refs == [order.ref for order in sorted(orders, key=lambda order: order.pk, reverse=True)]
+
+
 def test_partners_list_their_assigned_orders_and_admins_all(api, partner, admin_user):
     set_availability(partner=partner, online=True)
     mine = order_in_status(Order.Status.PICKED_UP, partner=partner)
@@ -546,3 +563,21 @@ def test_order_serializer_needs_no_request_and_applies_the_audience_rules(custom
     )
     assert keys(User(role=User.Role.PARTNER)) == public, "an unsaved partner is not the assigned one"
     assert OrderSerializer(order, context={}).data.keys() == public
+
+
+def test_the_area_every_partner_sees_is_never_a_recipient(api, customer, milk):
+    client = api(customer)
+    # given an address whose last line names the recipient
+    body = place_body((milk, 1), address="221B Baker Street\nc/o Sherlock Holmes")
+    assert client.post(ORDERS, body, format="json").json()["area"] == "Nearby"
+    # an area the customer gives wins over parsing the address
+    body = place_body((milk, 1), address="221B Baker Street\nc/o Sherlock Holmes", area="  Marylebone ")
+    assert client.post(ORDERS, body, format="json").json()["area"] == "Marylebone"
+
+
+@pytest.mark.parametrize("area", ["c/o Sherlock Holmes", "Flat 3", "NW1 6XE", "holmes@example.com", "x" * 61, 42])
+def test_an_area_that_could_find_the_door_is_refused(api, customer, milk, area):
+    body = place_body((milk, 1), area=area)
+    response = api(customer).post(ORDERS, body, format="json")
+    assert response.status_code == 400, response.content
+    assert Order.objects.count() == 0

@@ -21,7 +21,7 @@ import json
 
 import httpx
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from orders.models import Order
 
@@ -132,6 +132,11 @@ def test_every_url_pattern_is_classified():
     # Everything under admin/ is the admin site's (one group: staff only, test_admin_site_is_staff_only).
     admin_names = {name for _, name, is_admin in patterns if is_admin and name}
     assert admin_names and all(name.startswith("admin:") for name in admin_names)
+    # ... whose login goes through the login limits first (accounts.views.admin_login).
+    from accounts.views import admin_login
+
+    assert reverse("admin:login") == "/admin/login/"
+    assert resolve("/admin/login/").func is admin_login
 
 
 # --- the world the matrix runs in --------------------------------------------------------------

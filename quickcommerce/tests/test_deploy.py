@@ -113,6 +113,10 @@ def test_compose_file_validates(compose_env):
     assert web["environment"]["MONGO_URI"] == "mongodb://mongo:27017/quickcommerce?replicaSet=rs0"
     assert web["environment"]["REDIS_URL"] == "redis://redis:6379/0"
     assert web["build"]["target"] == "app"
+    # The app believes X-Forwarded-For from nginx's network only (issue 17.4).
+    edge_subnet = config["networks"]["edge"]["ipam"]["config"][0]["subnet"]
+    assert web["environment"]["FORWARDED_ALLOW_IPS"] == edge_subnet
+    assert "edge" in services["nginx"]["networks"] and "edge" in web["networks"]
 
     assert "--replSet" in services["mongo"]["command"]
     assert "rs.initiate" in " ".join(services["mongo"]["healthcheck"]["test"])
@@ -460,6 +464,39 @@ def test_limits_count_the_client_nginx_forwards(nginx_binary, collected_static, 
         assert log_in() == 401  # nginx's own peer, 127.0.0.1
     finally:
         nginx.stop()
+
+
+NGINX_LOGIN_BURST = 31  # deploy/nginx.conf: burst=30 past the first, then one per 2 s
+
+
+def test_nginx_limits_login_posts_per_client_on_every_login_path(stack):
+    """The second layer of issue 17.1: nginx's own per-address budget for log-in POSTs,
+    shared by the page, the API token and the admin's login, holding even when the
+    app's limits are off (here they are raised out of reach, as when Redis is down).
+    POSTs without a password cost the app nothing; nginx counts them all the same."""
+    nginx = stack["nginx"]
+    attacker = {**HTTPS, "X-Forwarded-For": "203.0.113.50"}  # the client a trusted proxy names
+    with httpx.Client(base_url=nginx.url, timeout=10) as client:
+        statuses = [client.post("/api/auth/token/", json={}, headers=attacker).status_code for _ in range(60)]
+        assert statuses[:NGINX_LOGIN_BURST] == [400] * NGINX_LOGIN_BURST  # the app's answers
+        assert 429 in statuses[NGINX_LOGIN_BURST:]
+        limited = client.post("/api/auth/token/", json={}, headers=attacker)
+        assert limited.status_code == 429
+        assert limited.headers["content-type"] == "application/json"
+        assert limited.json()["code"] == "throttled"
+        assert limited.headers["retry-after"] == "60"
+        assert only_one(limited, "x-content-type-options") == "nosniff"
+
+        # The same budget on the other two paths; forms still load (GETs are not counted).
+        for path in ("/accounts/login/", "/admin/login/"):
+            page = client.post(path, data={"username": "boss"}, headers=attacker)
+            assert page.status_code == 429, path
+            assert "Too many login attempts from your network" in page.text
+            assert client.get(path, headers=attacker).status_code == 200
+        # Another client has a budget of its own.
+        other = {**HTTPS, "X-Forwarded-For": "203.0.113.51"}
+        assert client.post("/api/auth/token/", json={}, headers=other).status_code == 400
+    assert "limiting requests" in (nginx.logs / "error.log").read_text()
 
 
 async def test_websocket_through_nginx_receives_an_order_placed_on_the_other_instance(stack):
