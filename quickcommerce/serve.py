@@ -12,7 +12,7 @@ same server the same way:
   startup or shutdown hooks). More capacity means more processes (deploy/SCALING.md);
 - websockets: a ping every 20 s, closed if the pong takes over 20 s (nginx's 1 h
   read timeout on /ws/ relies on it); messages up to 1 MiB; no permessage-deflate
-  (as under daphne: it would compress every fanned-out frame once per socket);
+  (it would compress every fanned-out frame once per socket);
   sockets older than ``WS_MAX_AGE_SECONDS`` are closed by the consumer, not here;
 - ``--proxy-headers`` (the image): the client address and scheme come from the
   ``X-Forwarded-For``/``X-Forwarded-Proto`` that deploy/nginx.conf sets, so the
@@ -47,10 +47,10 @@ APP = "quickcommerce.asgi:application"
 # uvicorn's websocket protocol: "websockets-sansio" or "websockets" (its legacy asyncio one).
 WS_IMPLEMENTATION = "websockets-sansio"
 WS_PING_SECONDS = 20
-# As under daphne: larger messages close the socket (1009) instead of being buffered.
+# Larger messages close the socket (1009) instead of being buffered.
 WS_MAX_MESSAGE_BYTES = 1024 * 1024
-# A reconnect storm (an instance restarted, clients coming back at once) overflowed a
-# backlog of 50 under daphne and reset handshakes (docs/benchmarks.md); also raise
+# A reconnect storm (an instance restarted, clients coming back at once) overflows a
+# backlog of 50 and resets handshakes (docs/benchmarks.md); also raise
 # net.core.somaxconn on the host, which caps it.
 BACKLOG = 1024
 # Peers whose X-Forwarded-For/-Proto are believed (with --proxy-headers), by default.

@@ -18,7 +18,7 @@ def test_purge_deletes_only_expired_revocations(capsys):
     assert "Deleted 1 expired revocations." in capsys.readouterr().out
 
 
-# --- a reused refresh token revokes its family (issue 17.10) ----------------------------------
+# --- a reused refresh token revokes its family -----------------------------------------------
 
 TOKEN = "/api/auth/token/"
 REFRESH = "/api/auth/token/refresh/"

@@ -1,4 +1,4 @@
-"""The websocket Origin check (accounts/ws_auth.py, issue 17.7): scheme, host and port
+"""The websocket Origin check (accounts/ws_auth.py): scheme, host and port
 compared exactly as Django's CSRF check compares a form POST's Origin.
 
 The attack: a session cookie plus ``Origin: http://127.0.0.1:9999`` (another port, so

@@ -1,4 +1,4 @@
-"""The OpenAPI schema and the API agree (issue 17.9), case by case; schemathesis runs
+"""The OpenAPI schema and the API agree, case by case; schemathesis runs
 against the live server in test_hostile_input.py with every check but one.
 
 Each case is what schemathesis found: an answer the schema did not document, a

@@ -1,4 +1,4 @@
-"""Deployment (issue 8): docker-compose.yml validates, the Dockerfile lints clean,
+"""Deployment: docker-compose.yml validates, the Dockerfile lints clean,
 the image's entrypoint and health check work, and the real deploy/nginx.conf
 fronts two instances of the real app that share one Redis, each served as the
 image serves it (``quickcommerce.serve --proxy-headers``: uvicorn).
@@ -113,7 +113,7 @@ def test_compose_file_validates(compose_env):
     assert web["environment"]["MONGO_URI"] == "mongodb://mongo:27017/quickcommerce?replicaSet=rs0"
     assert web["environment"]["REDIS_URL"] == "redis://redis:6379/0"
     assert web["build"]["target"] == "app"
-    # The app believes X-Forwarded-For from nginx's network only (issue 17.4).
+    # The app believes X-Forwarded-For from nginx's network only.
     edge_subnet = config["networks"]["edge"]["ipam"]["config"][0]["subnet"]
     assert web["environment"]["FORWARDED_ALLOW_IPS"] == edge_subnet
     assert "edge" in services["nginx"]["networks"] and "edge" in web["networks"]
@@ -470,7 +470,7 @@ NGINX_LOGIN_BURST = 31  # deploy/nginx.conf: burst=30 past the first, then one p
 
 
 def test_nginx_limits_login_posts_per_client_on_every_login_path(stack):
-    """The second layer of issue 17.1: nginx's own per-address budget for log-in POSTs,
+    """The second layer of the login limits: nginx's own per-address budget for log-in POSTs,
     shared by the page, the API token and the admin's login, holding even when the
     app's limits are off (here they are raised out of reach, as when Redis is down).
     POSTs without a password cost the app nothing; nginx counts them all the same."""

@@ -94,7 +94,7 @@ def test_sign_ups_are_limited_per_address(client):
     assert "Too many sign-ups" in refused.json()["detail"]
 
 
-# --- every way to log in shares the counters, whatever the spelling (issue 17.1, 17.2) ------------
+# --- every way to log in shares the counters, whatever the spelling -----------------------------
 
 ADMIN_LOGIN = "/admin/login/"
 PASSWORD = "a-long-passphrase"

@@ -1,5 +1,5 @@
 """quickcommerce.serve's command line: whose forwarded headers the server believes
-(issue 17.4; the behaviour over real sockets is in test_limits.py)."""
+(the behaviour over real sockets is in test_limits.py)."""
 
 import subprocess
 import sys
