@@ -362,9 +362,13 @@ def test_a_cancelled_order_leaves_every_board_live(new_context):
     for board in (sam, priya):
         expect(board.locator(f"#available-{ref}")).to_be_visible()
 
-    customer.once("dialog", lambda dialog: dialog.accept())  # hx-confirm
-    customer.get_by_role("button", name="Cancel order").click()
+    dialogs = []
+    customer.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    customer.locator(".cancel-confirm summary").click()  # an in-page confirmation, no dialog
+    customer.get_by_role("button", name="Yes, cancel it").click()
     expect(status_badge(customer, ref)).to_have_text("Cancelled")
+    assert dialogs == []
+    expect(customer.locator(f"#order-{ref}-status .timeline li").last).to_have_class("stopped")
     for board in (sam, priya):
         expect(board.locator(f"#available-{ref}")).to_have_count(0)
 
