@@ -184,7 +184,7 @@ SEED_ORDERS = [
     ("8", "alice", [("butter-croissants", 1), ("orange-juice", 1)], HOME_A, 74, "priya", "delivered", 2, 10),
     ("9", "bob", [("spaghetti", 2), ("chopped-tomatoes", 2)], HOME_B, 52, "noor", "delivered", 4, 13),
     ("10", "alice", [("hass-avocados", 1), ("lemons", 1)], HOME_A, 31, "ravi", "delivered", 1, 9),
-    ("5", "bob", [("free-range-eggs", 1), ("salted-butter", 1)], HOME_B, 7, "noor", "picked_up", 2, 0),
+    ("5", "bob", [("free-range-eggs", 1), ("salted-butter", 1)], HOME_B, 4, "noor", "picked_up", 1, 0),
     ("4", "alice", [("greek-yogurt", 1), ("granola-bars", 1)], HOME_A, 2, None, "placed", 0, 0),
 ]
 
