@@ -95,6 +95,27 @@ def login(context: BrowserContext, username: str) -> Page:
     return page
 
 
+def watch(context: BrowserContext) -> list[str]:
+    """Everything a developer would see go wrong in this context's pages: console errors
+    (htmx:oobErrorNoTarget, CSP refusals, htmx:sendAbort...), uncaught exceptions,
+    requests that failed and answers of 400 and up (a missing favicon, say)."""
+    problems = []
+
+    def on_console(message):
+        if message.type == "error":
+            problems.append(f"console error on {message.page.url if message.page else '?'}: {message.text}")
+
+    def on_response(response):
+        if response.status >= 400:
+            problems.append(f"HTTP {response.status}: {response.request.method} {response.url}")
+
+    context.on("console", on_console)
+    context.on("weberror", lambda error: problems.append(f"uncaught: {error.error}"))
+    context.on("requestfailed", lambda request: problems.append(f"failed: {request.url} {request.failure}"))
+    context.on("response", on_response)
+    return problems
+
+
 def wait_socket(page: Page, opens: int = 1) -> None:
     """Wait until this document's live socket has opened ``opens`` times."""
     page.wait_for_function("n => window.__ws && window.__ws.open >= n", arg=opens, timeout=LIVE)
@@ -170,7 +191,9 @@ def partner_row(admin: Page, username: str):
 
 
 def test_one_order_from_catalog_to_doorstep_live_on_every_screen(new_context):
-    admin = login(new_context(), "admin")
+    contexts = {name: new_context() for name in ("admin", "sam", "priya", "alice")}
+    problems = {name: watch(context) for name, context in contexts.items()}
+    admin = login(contexts["admin"], "admin")
     admin.goto("/dashboard/")
     wait_socket(admin)
     placed_now = tile_value(admin, "placed", "data-now")
@@ -180,8 +203,8 @@ def test_one_order_from_catalog_to_doorstep_live_on_every_screen(new_context):
         expect(partner_row(admin, name)).to_have_attribute("data-online", "false")
 
     # Both partners log in and go online with the board toggle; the admin sees it live.
-    sam = login(new_context(), "sam")
-    priya = login(new_context(), "priya")
+    sam = login(contexts["sam"], "sam")
+    priya = login(contexts["priya"], "priya")
     open_board(sam)
     open_board(priya)
     for name in ("sam", "priya"):
@@ -195,9 +218,11 @@ def test_one_order_from_catalog_to_doorstep_live_on_every_screen(new_context):
     stale.route_web_socket(re.compile(r"/ws/orders/"), lambda ws: None)
 
     # The customer browses, searches, fills the cart and checks out.
-    customer = login(new_context(), "alice")
+    customer = login(contexts["alice"], "alice")
     ref = place_order_through_pages(customer)
     wait_socket(customer)
+    status = customer.locator(f"#order-{ref}-status")
+    expect(status).to_contain_text("Order placed!")
 
     # Both boards get the card without a reload; it shows the area, never the address.
     for board in (sam, priya):
@@ -246,6 +271,8 @@ def test_one_order_from_catalog_to_doorstep_live_on_every_screen(new_context):
     expect(code_box).to_have_text(re.compile(r"^\s*\d{4}\s*$"))
     code = code_box.inner_text().strip()
     expect(customer.locator(f"#order-{ref}-status")).not_to_contain_text("Cancel order")
+    expect(status).not_to_contain_text("Order placed!")  # a message that describes the state, or goes
+    expect(customer.locator("#messages")).to_be_empty()
 
     expect(row).to_have_attribute("data-status", "accepted")
     expect(tile(admin, "placed")).to_have_attribute("data-now", str(placed_now))
@@ -287,6 +314,16 @@ def test_one_order_from_catalog_to_doorstep_live_on_every_screen(new_context):
     expect(tile(admin, "delivered")).to_have_attribute(
         "data-today", re.compile(r"^[1-9]\d*$")
     )  # at least this one (the seed's deliveries are from seeding time, also today)
+    # The chart moved with the events too (not only on its one-minute refresh).
+    expect(admin.locator("#dash-chart .chart-series[data-status='delivered'] title").last).to_contain_text(
+        re.compile(r"Delivered: [1-9]")
+    )
+
+    # Each page kept what it shows and dropped the rest, quietly: not one console error,
+    # failed request or error answer on any of the four screens, the whole way through.
+    customer.goto("/")  # the catalog gets this customer's live frames too
+    wait_socket(customer)
+    assert {name: found for name, found in problems.items() if found} == {}
 
 
 def test_a_board_that_lost_its_socket_catches_up_when_it_reconnects(new_context):

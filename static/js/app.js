@@ -39,11 +39,13 @@ document.addEventListener("htmx:wsBeforeMessage", (event) => {
 });
 
 // Live frames carry fragments for every screen of their audience (they are rendered
-// once per audience, not per socket: docs/live-updates.md); each page keeps what it
-// shows. A fragment whose target is not on this page is dropped here, before htmx
-// would log htmx:oobErrorNoTarget. Then a status message about an order (a flash with
-// data-ref, and data-version when known) goes once the page shows a later change: a
-// frame about another order, or about the same order at a newer version.
+// once per audience, not per socket: docs/live-updates.md), and an htmx answer may carry
+// an out-of-band part the page has already lost (a card the socket removed first). Each
+// page keeps what it shows: a fragment whose target is not on this page is dropped here,
+// before htmx would log htmx:oobErrorNoTarget. (<body hx-ext="live-targets">.) Then a
+// status message about an order (a flash with data-ref, and data-version when known)
+// goes once the page shows a later change: a frame about another order, or about the
+// same order at a newer version.
 function oobTargetExists(element) {
   const swap = element.getAttribute("hx-swap-oob");
   if (swap && swap.indexOf(":") !== -1) {
@@ -69,17 +71,21 @@ function retireMessages(content) {
 }
 
 htmx.defineExtension("live-targets", {
-  transformResponse(text) {
+  transformResponse(text, xhr) {
+    if (xhr && text.indexOf("hx-swap-oob") === -1) return text;
     const template = document.createElement("template");
     template.innerHTML = text;
+    // A websocket frame (no xhr): every top-level element is swapped out of band. An
+    // htmx answer: only the elements marked hx-swap-oob, at any depth.
+    const parts = xhr ? template.content.querySelectorAll("[hx-swap-oob]") : template.content.children;
     let dropped = false;
-    for (const element of Array.from(template.content.children)) {
+    for (const element of Array.from(parts)) {
       if (!oobTargetExists(element)) {
         element.remove();
         dropped = true;
       }
     }
-    retireMessages(template.content);
+    if (!xhr) retireMessages(template.content);
     return dropped ? template.innerHTML : text;
   },
 });
