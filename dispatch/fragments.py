@@ -6,7 +6,7 @@ partials the pages use, once per audience (never once per socket).
 | ``partners_board_html`` | every online partner | ``dispatch/board.html#available-card`` (or a delete stub) |
 | ``partner_html`` | one partner | ``#active-orders`` and that partner's own ``#capacity-note`` |
 | ``customer_html`` | one customer | ``orders/detail.html#order-status``, ``orders/list.html#order-row`` |
-| ``admin_event_html`` | admins | ``dispatch/dashboard.html#order-row``, ``#counts``, ``#partners``, ``#timing``, ``#chart`` |
+| ``admin_event_html`` | admins | ``dashboard.html#order-row``, ``#counts``, ``#partners``, ``#timing``, ``#chart`` |
 
 The dashboard's orders "table" is an ARIA table of ``<div>`` rows, not ``<tr>``: htmx's
 ws extension parses a message inside a ``<template>`` and swaps its top-level elements,

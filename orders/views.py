@@ -124,7 +124,7 @@ def catalog(request):
 
 
 def _card_answer(request, cart, product, *, notice="", error="", status=200):
-    """The answer to a catalog card's Add or −/+ (its forms post ``next``, the catalog
+    """The answer to a catalog card's Add or minus/plus (its forms post ``next``, the catalog
     page it sits on): for htmx the card again, with the badge; without JavaScript, back
     to that page at the card (or, on an error, that page with the error on top)."""
     next_url = _safe_next(request, default=reverse("orders:catalog"))

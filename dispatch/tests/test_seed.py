@@ -8,9 +8,9 @@ from accounts.selectors import is_partner_online
 from dispatch import demo
 from dispatch import services as dispatch
 from dispatch.chart import orders_chart
+from dispatch.demo import DEMO_PASSWORD, DEMO_USERS
 from dispatch.errors import OrderAlreadyTaken
 from dispatch.selectors import live_numbers
-from dispatch.demo import DEMO_PASSWORD, DEMO_USERS
 from orders.models import Category, Order, OrderEvent, Product
 from orders.selectors import active_orders_of, available_orders
 from orders.services import place_order

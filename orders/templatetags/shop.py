@@ -9,7 +9,7 @@ register = template.Library()
 
 @register.filter
 def ago(value, now=None):
-    """"just now" under a minute, else "5 minutes ago" (Django's timesince would say
+    """ "just now" under a minute, else "5 minutes ago" (Django's timesince would say
     "0 minutes ago")."""
     if not value:
         return ""

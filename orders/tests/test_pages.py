@@ -76,7 +76,7 @@ def test_a_card_in_the_cart_shows_a_stepper_instead_of_a_number_box(customer_cli
 
 
 def test_steppers_work_without_javascript(customer_client, milk):
-    """Plain forms: + and − post the new quantity and come back to the card; − at 1 removes."""
+    """Plain forms: plus and minus post the new quantity and come back to the card; minus at 1 removes."""
     put_in_cart(customer_client, (milk, 1))
     next_url = f"{CATALOG}?q=milk"
     more = customer_client.post(reverse("orders:cart-update"), {"product": milk.pk, "quantity": 2, "next": next_url})
