@@ -527,6 +527,7 @@ def test_steppers_and_search_with_javascript(new_context):
     box.press_sequentially("toma", delay=350)  # each pause fires a search (300 ms), in flight as the next key lands
     box.press("Enter")  # the form's submit and the field's "search" event, at once
     expect(alice.locator(".results-meta")).to_contain_text("for “toma”")
+    alice.wait_for_load_state("networkidle")  # the queued searches are all in
     card = alice.locator("#product-tomatoes-on-the-vine")
     add = card.locator("#add-tomatoes-on-the-vine")
     add_box = add.bounding_box()
