@@ -1,14 +1,16 @@
 """Demo data for `manage.py seed`: a grocery catalog, demo users and a few past
 orders in several states. Idempotent: a second run changes nothing."""
 
+from datetime import timedelta
 from decimal import Decimal
 
+from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import PartnerProfile, User
 from accounts.services import register_user
 from dispatch import services as dispatch
-from orders.models import Category, Order, OrderEvent, OrderItem, Product
+from orders.models import STATUS_TIMESTAMP, Category, Order, OrderEvent, OrderItem, Product
 from orders.services import cancel_order, place_order
 from quickcommerce.db import atomic
 
@@ -22,6 +24,7 @@ DEMO_USERS = [
     ("ravi", "partner", "Ravi Kumar", "+1 555 0201"),
     ("priya", "partner", "Priya Shah", "+1 555 0202"),
     ("sam", "partner", "Sam Lee", "+1 555 0203"),
+    ("noor", "partner", "Noor Haddad", "+1 555 0204"),
 ]
 
 # category: [(name, unit, price, stock, description)]
@@ -166,40 +169,72 @@ def _seed_catalog() -> int:
     return created
 
 
+# Past orders, made through the real services so their timelines are real, then dated
+# back so the dashboard has something true to show: medians, lateness, the chart.
+# key, customer, [(slug, qty)], address, placed (minutes ago), rider, outcome,
+# minutes to accept, minutes to deliver (from placing)
+HOME_A = "12 Rue des Lilas, Flat 3, Montmartre"
+HOME_B = "88 Harbour Road, Unit 5, Docklands"
+SEED_ORDERS = [
+    ("1", "alice", [("bananas", 2), ("whole-milk", 1), ("sourdough-loaf", 1)], HOME_A, 165, "ravi", "delivered", 2, 11),
+    ("2", "bob", [("cola", 2)], HOME_B, 150, None, "cancelled", 0, 0),
+    ("3", "bob", [("basmati-rice", 1), ("red-lentils", 2)], HOME_B, 140, "priya", "delivered", 1, 9),
+    ("6", "alice", [("gala-apples", 1), ("oat-milk", 2)], HOME_A, 118, "noor", "delivered", 3, 14),
+    ("7", "bob", [("sparkling-water", 1), ("sea-salt-crisps", 2)], HOME_B, 95, "ravi", "delivered", 1, 8),
+    ("8", "alice", [("butter-croissants", 1), ("orange-juice", 1)], HOME_A, 74, "priya", "delivered", 2, 10),
+    ("9", "bob", [("spaghetti", 2), ("chopped-tomatoes", 2)], HOME_B, 52, "noor", "delivered", 4, 13),
+    ("10", "alice", [("hass-avocados", 1), ("lemons", 1)], HOME_A, 31, "ravi", "delivered", 1, 9),
+    ("5", "bob", [("free-range-eggs", 1), ("salted-butter", 1)], HOME_B, 4, "noor", "picked_up", 1, 0),
+    ("4", "alice", [("greek-yogurt", 1), ("granola-bars", 1)], HOME_A, 2, None, "placed", 0, 0),
+]
+
+
 def _seed_orders(users) -> int:
-    """A handful of past orders in several states, made through the real services so
-    their timelines are real. Only when the demo customers have no orders yet."""
-    alice, bob = users["alice"], users["bob"]
-    if Order.objects.filter(customer__in=[alice, bob]).exists():
+    """``SEED_ORDERS``, only when the demo customers have no orders yet. Afterwards ravi
+    is online and free, priya and sam offline and free (one tap on "Go online"), and noor
+    online in the middle of a delivery: two partners can race for the next order at once."""
+    if Order.objects.filter(customer__in=[users["alice"], users["bob"]]).exists():
         return 0
-    ravi, priya = users["ravi"], users["priya"]
     by_slug = {p.slug: p for p in Product.objects.all()}
+    now = timezone.now()
+    for key, customer, items, address, ago, rider, outcome, to_accept, to_deliver in SEED_ORDERS:
+        lines = [(by_slug[slug].pk, qty) for slug, qty in items]
+        order, _ = place_order(customer=users[customer], lines=lines, address=address, idempotency_key=f"seed-{key}")
+        if outcome == "cancelled":
+            cancel_order(actor=users[customer], order_ref=order.ref, reason="Ordered by mistake.")
+        elif rider:
+            partner = users[rider]
+            dispatch.set_availability(partner=partner, online=True)
+            dispatch.accept_order(partner=partner, order_ref=order.ref)
+            steps = ["picked_up"] if outcome == "picked_up" else ["picked_up", "out_for_delivery", "delivered"]
+            for step in steps:
+                code = Order.objects.get(pk=order.pk).delivery_code if step == "delivered" else ""
+                dispatch.advance_order(partner=partner, order_ref=order.ref, to_status=step, code=code)
+            dispatch.set_availability(partner=partner, online=False)
+        _date_back(order, placed=now - timedelta(minutes=ago), to_accept=to_accept, to_deliver=to_deliver)
+    for partner in ("ravi", "noor"):
+        dispatch.set_availability(partner=users[partner], online=True)
+    return len(SEED_ORDERS)
 
-    def order(customer, slugs, address, key):
-        lines = [(by_slug[slug].pk, qty) for slug, qty in slugs]
-        placed, _ = place_order(customer=customer, lines=lines, address=address, idempotency_key=f"seed-{key}")
-        return placed
 
-    home_a = "12 Rue des Lilas, Flat 3, Montmartre"
-    home_b = "88 Harbour Road, Unit 5, Docklands"
-    delivered = order(alice, [("bananas", 2), ("whole-milk", 1), ("sourdough-loaf", 1)], home_a, "1")
-    cancelled = order(bob, [("cola", 2)], home_b, "2")
-    delivered_b = order(bob, [("basmati-rice", 1), ("red-lentils", 2)], home_b, "3")
-    order(alice, [("greek-yogurt", 1), ("granola-bars", 1)], home_a, "4")  # stays placed
-    in_progress = order(bob, [("free-range-eggs", 1), ("salted-butter", 1)], home_b, "5")
-
-    for partner in (ravi, priya):
-        dispatch.set_availability(partner=partner, online=True)
-    for rider, placed in ((ravi, delivered), (priya, delivered_b)):
-        dispatch.accept_order(partner=rider, order_ref=placed.ref)
-        for step in ("picked_up", "out_for_delivery"):
-            dispatch.advance_order(partner=rider, order_ref=placed.ref, to_status=step)
-        code = Order.objects.get(pk=placed.pk).delivery_code
-        dispatch.advance_order(partner=rider, order_ref=placed.ref, to_status="delivered", code=code)
-    cancel_order(actor=bob, order_ref=cancelled.ref, reason="Ordered by mistake.")
-    dispatch.accept_order(partner=ravi, order_ref=in_progress.ref)
-    dispatch.advance_order(partner=ravi, order_ref=in_progress.ref, to_status="picked_up")
-    for partner in (ravi, priya):
-        dispatch.set_availability(partner=partner, online=False)
-    dispatch.set_availability(partner=ravi, online=True)  # ravi is mid-delivery
-    return 5
+def _date_back(order, *, placed, to_accept, to_deliver):
+    """Moves a seeded order's timestamps and its timeline back in time, keeping their order."""
+    accepted = placed + timedelta(minutes=to_accept, seconds=20)
+    delivered = placed + timedelta(minutes=to_deliver, seconds=40)
+    when = {
+        Order.Status.PLACED: placed,
+        Order.Status.ACCEPTED: accepted,
+        Order.Status.PICKED_UP: accepted + timedelta(minutes=2),
+        Order.Status.OUT_FOR_DELIVERY: accepted + timedelta(minutes=3),
+        Order.Status.DELIVERED: delivered,
+        Order.Status.CANCELLED: placed + timedelta(minutes=1),
+    }
+    stored = Order.objects.get(pk=order.pk)
+    changes = {"created_at": placed}
+    for status, field in STATUS_TIMESTAMP.items():
+        if getattr(stored, field) is not None:
+            changes[field] = when[status]
+    with atomic():
+        Order.objects.filter(pk=order.pk).update(**changes)
+        for event in OrderEvent.objects.filter(order_id=order.pk).only("pk", "status"):
+            OrderEvent.objects.filter(pk=event.pk).update(at=when[event.status])

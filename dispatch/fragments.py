@@ -6,7 +6,7 @@ partials the pages use, once per audience (never once per socket).
 | ``partners_board_html`` | every online partner | ``dispatch/board.html#available-card`` (or a delete stub) |
 | ``partner_html`` | one partner | ``#active-orders`` and that partner's own ``#capacity-note`` |
 | ``customer_html`` | one customer | ``orders/detail.html#order-status``, ``orders/list.html#order-row`` |
-| ``admin_event_html`` | admins | ``dispatch/dashboard.html#order-row``, ``#counts``, ``#partners``, ``#timing`` |
+| ``admin_event_html`` | admins | ``dashboard.html#order-row``, ``#counts``, ``#partners``, ``#timing``, ``#chart`` |
 
 The dashboard's orders "table" is an ARIA table of ``<div>`` rows, not ``<tr>``: htmx's
 ws extension parses a message inside a ``<template>`` and swaps its top-level elements,
@@ -158,7 +158,11 @@ def admin_event_html(event, order) -> str:
         )
     else:
         html = oob(row)
-    return html + _live_blocks_html(now)
+    return html + _live_blocks_html(now) + _chart_html(now)
+
+
+def _chart_html(now) -> str:
+    return oob(render_partial(f"{DASHBOARD}#chart", {"chart": orders_chart(now=now)}))
 
 
 def admin_partner_html() -> str:
@@ -174,4 +178,4 @@ def admin_snapshot_html() -> str:
     rows = render_partial(f"{DASHBOARD}#order-rows", {"orders": selectors.dashboard_orders(selectors.ALL, now=now)})
     html = _live_blocks_html(now)
     html += f"<div hx-swap-oob=\"innerHTML:#dash-orders[data-filter='{selectors.ALL}']\">{rows}</div>"
-    return html + oob(render_partial(f"{DASHBOARD}#chart", {"chart": orders_chart(now=now)}))
+    return html + _chart_html(now)

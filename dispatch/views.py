@@ -57,9 +57,12 @@ def _fragments(request, *parts, swap=None) -> HttpResponse:
     return reswap(response, swap) if swap else response
 
 
-def _notice(text="", level="success"):
-    """The out-of-band notice in #board-messages (an empty one clears the last notice)."""
-    return "board-messages", {"notice": {"text": text, "level": level} if text else None, "oob": True}
+def _notice(text="", level="success", *, ref="", version=None):
+    """The out-of-band notice in #board-messages (an empty one clears the last notice).
+    A notice about an order names it (``ref``, ``version`` when known): the page drops it
+    once the board shows a later change (static/js/app.js)."""
+    notice = {"text": text, "level": level, "ref": ref, "version": version} if text else None
+    return "board-messages", {"notice": notice, "oob": True}
 
 
 def _back_to_board(request, text, level="success"):
@@ -107,7 +110,7 @@ def accept(request, ref):
         if not _wants_fragment(request):
             return _back_to_board(request, str(error), level)
         drop = [("remove-card", {"ref": ref})] if gone else []
-        return _fragments(request, *drop, _notice(str(error), level), swap="none")
+        return _fragments(request, *drop, _notice(str(error), level, ref=ref), swap="none")
 
     text = f"Order {order.ref} is yours. Pick it up at the store."
     if not _wants_fragment(request):
@@ -118,7 +121,7 @@ def accept(request, ref):
         # At capacity now: the other cards lose their Accept buttons.
         available = selectors.board_available_orders()
         parts.append(("available-list", {"available": available, "can_accept": False, "oob": True}))
-    return _fragments(request, *parts, _notice(text))
+    return _fragments(request, *parts, _notice(text, ref=order.ref, version=order.version))
 
 
 @partner_required
@@ -156,7 +159,7 @@ def advance(request, ref):
         can_accept = selectors.can_accept_more(online=True, active_count=len(active))
         available = selectors.board_available_orders()
         parts.append(("available-list", {"available": available, "can_accept": can_accept, "oob": True}))
-    return _fragments(request, *parts, _notice(text))
+    return _fragments(request, *parts, _notice(text, ref=order.ref, version=order.version))
 
 
 @partner_required

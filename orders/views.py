@@ -123,13 +123,11 @@ def catalog(request):
 # --- Cart --------------------------------------------------------------------------
 
 
-@customer_required
-@require_POST
-def cart_add(request):
-    cart = Cart(request.session)
+def _card_answer(request, cart, product, *, notice="", error="", status=200):
+    """The answer to a catalog card's Add or minus/plus (its forms post ``next``, the catalog
+    page it sits on): for htmx the card again, with the badge; without JavaScript, back
+    to that page at the card (or, on an error, that page with the error on top)."""
     next_url = _safe_next(request, default=reverse("orders:catalog"))
-    product, notice, error, status = _change_cart(CartQuantityForm(request.POST), cart.add)
-
     if request.htmx:
         if product is None:
             return HttpResponseBadRequest(error)
@@ -139,15 +137,26 @@ def cart_add(request):
         # card shows the error next to the quantity.
         return _with_badge(request, "orders/catalog.html#product-card", context)
     if error:
-        # Show the catalog page the customer came from, with the error on top.
         messages.error(request, error)
         context = _catalog_context(request, QueryDict(urlsplit(next_url).query))
         return render(request, "orders/catalog.html", context, status=status)
     if notice:
         messages.warning(request, notice)
-    else:
-        messages.success(request, f"Added {product.name} to your cart.")
     return redirect(f"{next_url}#product-{product.slug}")
+
+
+def _from_card(request) -> bool:
+    return "next" in request.POST
+
+
+@customer_required
+@require_POST
+def cart_add(request):
+    cart = Cart(request.session)
+    product, notice, error, status = _change_cart(CartQuantityForm(request.POST), cart.add)
+    if not request.htmx and not error and not notice:
+        messages.success(request, f"Added {product.name} to your cart.")
+    return _card_answer(request, cart, product, notice=notice, error=error, status=status)
 
 
 def _render_cart(request, cart, *, line_feedback=None, error="", status=200):
@@ -179,6 +188,8 @@ def cart(request):
 def cart_update(request):
     cart = Cart(request.session)
     product, notice, error, status = _change_cart(CartQuantityForm(request.POST), cart.update)
+    if _from_card(request):
+        return _card_answer(request, cart, product, notice=notice, error=error, status=status)
     if not request.htmx and not error:
         if notice:
             messages.warning(request, notice)
@@ -200,6 +211,8 @@ def cart_remove(request):
         return redirect("orders:cart")
     product = form.cleaned_data["product"]
     cart.remove(product.pk)
+    if _from_card(request):
+        return _card_answer(request, cart, product)
     if request.htmx:
         return _render_cart(request, cart)
     messages.success(request, f"Removed {product.name} from your cart.")
@@ -247,8 +260,7 @@ def checkout(request):
                 status = exc.status_code
             else:
                 if created:
-                    cart.clear()
-                    messages.success(request, f"Order {order.ref} placed! We'll tell you here when a rider accepts it.")
+                    cart.clear()  # the order page says "Order placed!" while, and only while, it is placed
                 else:
                     messages.info(request, f"Order {order.ref} was already placed; here it is.")
                 return redirect(order)

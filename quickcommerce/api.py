@@ -27,7 +27,12 @@ def exception_handler(exc, context):
         return Response({"detail": exc.message, "code": exc.code}, status=exc.status_code)
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": TOO_LARGE, "code": "too_large"}, status=400)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and set(response.data) == {"detail"}:
+        # DRF's own refusals (401 wrong password, 403, 404, 405, 429) carry their code too.
+        detail = response.data["detail"]
+        response.data["code"] = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
+    return response
 
 
 # --- strict input fields -------------------------------------------------------------

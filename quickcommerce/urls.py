@@ -6,12 +6,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.urls import auth_urlpatterns
 from accounts.views import admin_login
-from quickcommerce.views import healthz
+from quickcommerce.views import favicon, healthz
 
 
 @csrf_exempt  # a 404 whatever the method: not a CSRF failure page
 def api_not_found(request, *args, **kwargs):
-    return JsonResponse({"detail": "Not found."}, status=404)
+    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
 
 
 api_urlpatterns = [
@@ -26,6 +26,7 @@ api_urlpatterns = [
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     # The admin's own login ("admin:login" names the same path), answering 429 past the
     # login limits it shares with the login page and the API (accounts.views.admin_login).
     path("admin/login/", admin_login),

@@ -3,6 +3,8 @@ import logging
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -44,3 +46,9 @@ def healthz(request):
     return JsonResponse(
         {"status": "ok", "store": connection.vendor, "channel_layer": "redis" if settings.REDIS_URL else "memory"}
     )
+
+
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages that name no icon (the Django admin's)."""
+    return redirect(static("favicon.svg"), permanent=True)

@@ -79,9 +79,14 @@ def test_token_obtain_and_refresh(client, partner):
 def test_token_wrong_password_is_401_and_bad_refresh_is_401(client, partner):
     response = client.post(TOKEN, {"username": partner.username, "password": "nope"}, content_type="application/json")
     assert response.status_code == 401
-    assert response.json()["detail"]
+    body = response.json()
+    assert set(body) == {"detail", "code"}, "README: errors are {detail, code}"
+    assert body["code"] == "no_active_account" and body["detail"]
     response = client.post(REFRESH, {"refresh": "garbage"}, content_type="application/json")
     assert response.status_code == 401
+    assert response.json()["code"] == "token_not_valid"
+    me = client.get("/api/auth/me/")
+    assert me.status_code == 401 and me.json()["code"] == "not_authenticated"
 
 
 def test_token_missing_fields_is_400(client):

@@ -347,7 +347,8 @@ def test_admin_event_html_for_a_new_order_prepends_the_row(product):
     assert wrapper_attrs == {"hx-swap-oob": "afterbegin:#dash-orders"}
     assert html.count(f'id="dash-order-{order.ref}"') == 2  # the stub and the one row
     oob = {attrs["id"]: attrs["hx-swap-oob"] for _, attrs in elements[2:]}
-    assert oob == {"dash-counts": "true", "dash-partners": "true", "dash-timing": "true"}
+    assert oob == {"dash-counts": "true", "dash-partners": "true", "dash-timing": "true", "dash-chart": "true"}
+    assert f"{order.get_status_display()}: 1" in section(html, "dash-chart"), "the chart moves with the event"
 
 
 def test_admin_event_html_for_a_change_replaces_the_row(product):
@@ -367,7 +368,8 @@ def test_admin_event_html_for_a_change_replaces_the_row(product):
     assert row["data-ref"] == order.ref and row["data-version"] == str(order.version) == "2"
     assert row["data-status"] == "accepted"
     assert html.count(f'id="dash-order-{order.ref}"') == 1
-    assert [attrs["id"] for _, attrs in elements[1:]] == ["dash-counts", "dash-partners", "dash-timing"]
+    assert [attrs["id"] for _, attrs in elements[1:]] == ["dash-counts", "dash-partners", "dash-timing", "dash-chart"]
+    assert "Accepted: 1" in section(html, "dash-chart")
     partners = section(html, "dash-partners")
     assert order.ref in partners  # the partner's active order
 

@@ -165,7 +165,7 @@ def test_add_without_htmx_redirects_back_with_a_message(customer_client, milk):
     assert session_cart(customer_client) == {str(milk.pk): 2}
     page = customer_client.get(response.url)
     assert "Added Whole Milk to your cart." in page.content.decode()
-    assert "2 in your cart" in page.content.decode()
+    assert '<span class="stepper-n">2</span><span class="visually-hidden"> in your cart' in page.content.decode()
 
 
 def test_add_returns_to_a_safe_next_only(customer_client, milk):
@@ -186,7 +186,7 @@ def test_add_with_htmx_returns_the_card_and_the_badge(customer_client, milk):
     assert response.status_code == 200
     assert "<html" not in html
     assert f'id="product-{milk.slug}"' in html
-    assert "3 in your cart" in html
+    assert '<span class="stepper-n">3</span><span class="visually-hidden"> in your cart' in html
     assert_badge_oob(response, 3)
     assert session_cart(customer_client) == {str(milk.pk): 3}
 

@@ -67,6 +67,50 @@ def test_catalog_for_customers_has_add_buttons_except_out_of_stock(customer_clie
     assert 'id="cart-badge"' in html
 
 
+def test_a_card_in_the_cart_shows_a_stepper_instead_of_a_number_box(customer_client, milk):
+    put_in_cart(customer_client, (milk, 2))
+    html = card(html_of(customer_client.get(CATALOG)), milk)
+    assert 'type="number"' not in html and "Update" not in html
+    assert 'aria-label="One less Whole Milk"' in html and 'value="1"' in html
+    assert 'aria-label="One more Whole Milk"' in html and 'value="3"' in html
+
+
+def test_steppers_work_without_javascript(customer_client, milk):
+    """Plain forms: plus and minus post the new quantity and come back to the card; minus at 1 removes."""
+    put_in_cart(customer_client, (milk, 1))
+    next_url = f"{CATALOG}?q=milk"
+    more = customer_client.post(reverse("orders:cart-update"), {"product": milk.pk, "quantity": 2, "next": next_url})
+    assert more.status_code == 302 and more.url == f"{next_url}#product-{milk.slug}"
+    assert customer_client.session[SESSION_KEY] == {str(milk.pk): 2}
+    customer_client.post(reverse("orders:cart-update"), {"product": milk.pk, "quantity": 1, "next": next_url})
+    assert customer_client.session[SESSION_KEY] == {str(milk.pk): 1}
+    gone = customer_client.post(reverse("orders:cart-remove"), {"product": milk.pk, "next": next_url})
+    assert gone.status_code == 302 and gone.url == f"{next_url}#product-{milk.slug}"
+    assert customer_client.session[SESSION_KEY] == {}
+    # on the cart page (no ``next``): back to the cart
+    put_in_cart(customer_client, (milk, 1))
+    on_cart = customer_client.post(reverse("orders:cart-update"), {"product": milk.pk, "quantity": 2})
+    assert on_cart.url == reverse("orders:cart")
+    assert 'aria-label="One more Whole Milk"' in html_of(customer_client.get(reverse("orders:cart")))
+
+
+def test_a_card_stepper_answers_htmx_with_the_card(customer_client, milk):
+    put_in_cart(customer_client, (milk, 1))
+    headers = {"HX-Request": "true", "HX-Target": f"product-{milk.slug}"}
+    html = html_of(
+        customer_client.post(
+            reverse("orders:cart-update"), {"product": milk.pk, "quantity": 2, "next": CATALOG}, headers=headers
+        )
+    )
+    assert html.strip().startswith(f'<article id="product-{milk.slug}"')
+    assert '<span class="stepper-n">2</span>' in html
+    assert 'id="cart-badge"' in html and "hx-swap-oob" in html
+    html = html_of(
+        customer_client.post(reverse("orders:cart-remove"), {"product": milk.pk, "next": CATALOG}, headers=headers)
+    )
+    assert f'id="add-{milk.slug}"' in html, "back to the Add button"
+
+
 @pytest.mark.parametrize("role", ["partner", "admin"])
 def test_catalog_for_other_roles_has_no_add_buttons(client, make_user, milk, role):
     client.force_login(make_user(role))
@@ -206,7 +250,21 @@ def test_checkout_places_the_order_and_empties_the_cart(customer_client, custome
     assert (milk.stock, bananas.stock) == (48, 0)
     assert customer_client.session[SESSION_KEY] == {}
     page = html_of(customer_client.get(response.url))
-    assert f"Order {order.ref} placed!" in page
+    assert "Order placed!" in page
+
+
+def test_the_order_placed_message_follows_the_state(customer_client, customer, partner, milk):
+    """It describes the order while it waits, and goes once the order moved on (the
+    status section is what the live updates re-render)."""
+    put_in_cart(customer_client, (milk, 1))
+    checkout(customer_client)
+    order = Order.objects.get(customer=customer)
+    assert "Order placed!" in html_of(customer_client.get(order.get_absolute_url()))
+    set_availability(partner=partner, online=True)
+    accept_order(partner=partner, order_ref=order.ref)
+    page = html_of(customer_client.get(order.get_absolute_url()))
+    assert "Order placed!" not in page
+    assert "accepted your order" in page
 
 
 def test_double_submit_makes_one_order(customer_client, customer, milk):

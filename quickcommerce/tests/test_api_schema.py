@@ -60,7 +60,7 @@ def test_a_page_that_does_not_exist_is_the_documented_404(client, customer, page
     client.force_login(customer)
     response = client.get("/api/orders/", {"page": page})
     assert response.status_code == 404
-    assert response.json() == {"detail": "Invalid page."}
+    assert response.json() == {"detail": "Invalid page.", "code": "not_found"}
 
 
 @pytest.mark.parametrize("size", ["0", "-5", "null", "abc", "1.5", "101", "", " 5"])

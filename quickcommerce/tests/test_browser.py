@@ -17,6 +17,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from dispatch.tests.test_live import Api
 from quickcommerce.testing import BASE_DIR, require_binary
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
@@ -95,6 +96,27 @@ def login(context: BrowserContext, username: str) -> Page:
     return page
 
 
+def watch(context: BrowserContext) -> list[str]:
+    """Everything a developer would see go wrong in this context's pages: console errors
+    (htmx:oobErrorNoTarget, CSP refusals, htmx:sendAbort...), uncaught exceptions,
+    requests that failed and answers of 400 and up (a missing favicon, say)."""
+    problems = []
+
+    def on_console(message):
+        if message.type == "error":
+            problems.append(f"console error on {message.page.url if message.page else '?'}: {message.text}")
+
+    def on_response(response):
+        if response.status >= 400:
+            problems.append(f"HTTP {response.status}: {response.request.method} {response.url}")
+
+    context.on("console", on_console)
+    context.on("weberror", lambda error: problems.append(f"uncaught: {error.error}"))
+    context.on("requestfailed", lambda request: problems.append(f"failed: {request.url} {request.failure}"))
+    context.on("response", on_response)
+    return problems
+
+
 def wait_socket(page: Page, opens: int = 1) -> None:
     """Wait until this document's live socket has opened ``opens`` times."""
     page.wait_for_function("n => window.__ws && window.__ws.open >= n", arg=opens, timeout=LIVE)
@@ -170,7 +192,9 @@ def partner_row(admin: Page, username: str):
 
 
 def test_one_order_from_catalog_to_doorstep_live_on_every_screen(new_context):
-    admin = login(new_context(), "admin")
+    contexts = {name: new_context() for name in ("admin", "sam", "priya", "alice")}
+    problems = {name: watch(context) for name, context in contexts.items()}
+    admin = login(contexts["admin"], "admin")
     admin.goto("/dashboard/")
     wait_socket(admin)
     placed_now = tile_value(admin, "placed", "data-now")
@@ -180,8 +204,8 @@ def test_one_order_from_catalog_to_doorstep_live_on_every_screen(new_context):
         expect(partner_row(admin, name)).to_have_attribute("data-online", "false")
 
     # Both partners log in and go online with the board toggle; the admin sees it live.
-    sam = login(new_context(), "sam")
-    priya = login(new_context(), "priya")
+    sam = login(contexts["sam"], "sam")
+    priya = login(contexts["priya"], "priya")
     open_board(sam)
     open_board(priya)
     for name in ("sam", "priya"):
@@ -195,9 +219,11 @@ def test_one_order_from_catalog_to_doorstep_live_on_every_screen(new_context):
     stale.route_web_socket(re.compile(r"/ws/orders/"), lambda ws: None)
 
     # The customer browses, searches, fills the cart and checks out.
-    customer = login(new_context(), "alice")
+    customer = login(contexts["alice"], "alice")
     ref = place_order_through_pages(customer)
     wait_socket(customer)
+    status = customer.locator(f"#order-{ref}-status")
+    expect(status).to_contain_text("Order placed!")
 
     # Both boards get the card without a reload; it shows the area, never the address.
     for board in (sam, priya):
@@ -246,6 +272,8 @@ def test_one_order_from_catalog_to_doorstep_live_on_every_screen(new_context):
     expect(code_box).to_have_text(re.compile(r"^\s*\d{4}\s*$"))
     code = code_box.inner_text().strip()
     expect(customer.locator(f"#order-{ref}-status")).not_to_contain_text("Cancel order")
+    expect(status).not_to_contain_text("Order placed!")  # a message that describes the state, or goes
+    expect(customer.locator("#messages")).to_be_empty()
 
     expect(row).to_have_attribute("data-status", "accepted")
     expect(tile(admin, "placed")).to_have_attribute("data-now", str(placed_now))
@@ -287,6 +315,16 @@ def test_one_order_from_catalog_to_doorstep_live_on_every_screen(new_context):
     expect(tile(admin, "delivered")).to_have_attribute(
         "data-today", re.compile(r"^[1-9]\d*$")
     )  # at least this one (the seed's deliveries are from seeding time, also today)
+    # The chart moved with the events too (not only on its one-minute refresh).
+    expect(admin.locator("#dash-chart .chart-series[data-status='delivered'] title").last).to_contain_text(
+        re.compile(r"Delivered: [1-9]")
+    )
+
+    # Each page kept what it shows and dropped the rest, quietly: not one console error,
+    # failed request or error answer on any of the four screens, the whole way through.
+    customer.goto("/")  # the catalog gets this customer's live frames too
+    wait_socket(customer)
+    assert {name: found for name, found in problems.items() if found} == {}
 
 
 def test_a_board_that_lost_its_socket_catches_up_when_it_reconnects(new_context):
@@ -362,9 +400,13 @@ def test_a_cancelled_order_leaves_every_board_live(new_context):
     for board in (sam, priya):
         expect(board.locator(f"#available-{ref}")).to_be_visible()
 
-    customer.once("dialog", lambda dialog: dialog.accept())  # hx-confirm
-    customer.get_by_role("button", name="Cancel order").click()
+    dialogs = []
+    customer.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    customer.locator(".cancel-confirm summary").click()  # an in-page confirmation, no dialog
+    customer.get_by_role("button", name="Yes, cancel it").click()
     expect(status_badge(customer, ref)).to_have_text("Cancelled")
+    assert dialogs == []
+    expect(customer.locator(f"#order-{ref}-status .timeline li").last).to_have_class("stopped")
     for board in (sam, priya):
         expect(board.locator(f"#available-{ref}")).to_have_count(0)
 
@@ -427,6 +469,132 @@ OVERLAPS_JS = """() => {
   return hits;
 }"""
 
+
+def test_board_notices_go_once_the_board_moves_on(new_context, app):
+    """A notice about an order ("Order X is yours", "Already taken...") stays while the
+    board shows that order as the notice describes it, and goes with the next change."""
+    api = Api(app.url)
+    alice = api.headers("alice")
+    # The seed leaves ravi online and free, priya free: the two race at once.
+    ravi = login(new_context(), "ravi")
+    priya = login(new_context(), "priya")
+    open_board(ravi, go_online=False)
+    expect(ravi.locator("#availability-toggle")).to_have_text("Go offline")
+    open_board(priya)
+
+    first = api.place(alice)["ref"]
+    expect(ravi.locator(f"#available-{first}")).to_be_visible()
+    ravi.get_by_role("button", name=f"Accept order {first}").click()
+    notice = ravi.locator("#board-messages .flash")
+    expect(notice).to_have_text(f"Order {first} is yours. Pick it up at the store.")
+    expect(priya.locator(f"#available-{first}")).to_have_count(0)  # the frames about it came by
+    expect(notice).to_have_count(1)
+
+    # priya taps Accept on the next order just as sam (through the API) takes it.
+    second = api.place(alice)["ref"]
+    sam = api.headers("sam")
+    api.go_online(sam)
+
+    def sam_first(route):
+        assert api.accept(sam, second).status_code == 200
+        route.continue_()
+
+    priya.route(f"**/partner/orders/{second}/accept/", sam_first)
+    expect(priya.locator(f"#available-{second}")).to_be_visible()
+    # ravi's board moved on (a new card): his notice about the first order goes.
+    expect(ravi.locator(f"#available-{second}")).to_be_attached()
+    expect(notice).to_have_count(0)
+    priya.get_by_role("button", name=f"Accept order {second}").click()
+    taken = priya.locator("#board-messages .flash")
+    expect(taken).to_have_text("Already taken by another partner.")
+    expect(priya.locator(f"#available-{second}")).to_have_count(0)
+    expect(taken).to_have_count(1)  # the frame removing that same card does not retire it
+
+    third = api.place(alice)["ref"]
+    expect(priya.locator(f"#available-{third}")).to_be_visible()
+    expect(taken).to_have_count(0)
+
+
+def test_steppers_and_search_with_javascript(new_context):
+    """Minus/plus steppers in the catalog and the cart, and search as you type with pauses: the page
+    follows, and nothing is aborted or refused in the console."""
+    context = new_context()
+    problems = watch(context)
+    alice = login(context, "alice")
+    alice.goto("/")
+    wait_socket(alice)
+    box = alice.get_by_label("Search products")
+    box.press_sequentially("toma", delay=350)  # each pause fires a search (300 ms), in flight as the next key lands
+    box.press("Enter")  # the form's submit and the field's "search" event, at once
+    expect(alice.locator(".results-meta")).to_contain_text("for “toma”")
+    alice.wait_for_load_state("networkidle")  # the queued searches are all in
+    card = alice.locator("#product-tomatoes-on-the-vine")
+    add = card.locator("#add-tomatoes-on-the-vine")
+    add_box = add.bounding_box()
+    add.click()
+    stepper = card.locator(".stepper")
+    expect(stepper.locator(".stepper-n")).to_have_text("1")
+    assert abs(stepper.bounding_box()["y"] - add_box["y"]) <= 1, "the stepper takes the Add button's place"
+    card.get_by_role("button", name="One more Tomatoes on the Vine").click()
+    expect(stepper.locator(".stepper-n")).to_have_text("2")
+    expect(alice.locator("#cart-badge")).to_have_text("2")
+    card.get_by_role("button", name="One less Tomatoes on the Vine").click()
+    expect(stepper.locator(".stepper-n")).to_have_text("1")
+    card.get_by_role("button", name="Remove Tomatoes on the Vine").click()
+    expect(card.locator("#add-tomatoes-on-the-vine")).to_be_visible()
+    expect(alice.locator("#cart-badge")).to_have_text("0")
+
+    add.click()
+    expect(stepper.locator(".stepper-n")).to_have_text("1")
+    alice.goto("/cart/")
+    line = alice.locator("#cart-line-tomatoes-on-the-vine")
+    line.get_by_role("button", name="One more Tomatoes on the Vine").click()
+    expect(line.locator(".stepper-n")).to_have_text("2")
+    expect(line.locator(".cart-line-total")).to_have_text("$3.98")
+    line.get_by_role("button", name="One less Tomatoes on the Vine").click()
+    expect(line.locator(".stepper-n")).to_have_text("1")
+    line.locator(".step-less").click()  # minus at 1 removes the line
+    expect(alice.locator("#cart")).to_contain_text("Your cart is empty.")
+    assert problems == []
+
+
+def test_chips_and_chart_on_a_phone(new_context):
+    """390px: the category chips show they scroll (a faded edge) and the last one can be
+    reached; the dashboard's chart opens at its newest end."""
+    alice = login(new_context(PHONE), "alice")
+    alice.goto("/")
+    chips = alice.locator("nav.chips")
+    scroll = chips.evaluate(
+        "el => ({scroll: el.scrollWidth, client: el.clientWidth, mask: getComputedStyle(el).maskImage})"
+    )
+    assert scroll["scroll"] > scroll["client"], "more chips than fit: they scroll"
+    assert scroll["mask"].startswith("linear-gradient"), "and the row fades where it continues"
+    last = chips.get_by_role("link", name="Household")
+    last.scroll_into_view_if_needed()
+    box = last.bounding_box()
+    assert box["x"] + box["width"] <= PHONE["width"] - 24, "the last chip scrolls clear of the fade"
+    last.click()
+    expect(alice.locator("main h1")).to_have_text("Household")
+
+    admin = login(new_context(PHONE), "admin")
+    _show(admin, "/dashboard/")
+    wrap = admin.locator("#dash-chart .chart-wrap")
+    wrap.scroll_into_view_if_needed()
+    frame = wrap.bounding_box()
+    bars = admin.locator("#dash-chart rect.chart-bar")
+    newest = max((bars.nth(i).bounding_box() for i in range(bars.count())), key=lambda b: b["x"] if b else -1)
+    assert frame["x"] <= newest["x"] and newest["x"] + newest["width"] <= frame["x"] + frame["width"], (frame, newest)
+
+
+def test_the_dashboard_table_fits_at_1280(new_context):
+    admin = login(new_context(), "admin")
+    _show(admin, "/dashboard/")
+    table = admin.locator(".dash-table-wrap").evaluate("el => [el.scrollWidth, el.clientWidth]")
+    assert table[0] <= table[1], f"the orders table is cut: {table}"
+    for label in admin.locator("#dash-counts .tile-label").all():
+        assert label.evaluate("el => el.scrollWidth <= el.clientWidth"), label.inner_text()
+
+
 OVERFLOW_JS = """() => ({
   scrollWidth: document.documentElement.scrollWidth,
   innerWidth: window.innerWidth,
@@ -441,7 +609,7 @@ def _page_list(new_context, viewport, **options):
     anonymous = new_context(viewport, **options).new_page()
     alice = login(new_context(viewport, **options), "alice")
     bob = login(new_context(viewport, **options), "bob")
-    ravi = login(new_context(viewport, **options), "ravi")  # the seed left him mid-delivery
+    noor = login(new_context(viewport, **options), "noor")  # the seed left her mid-delivery
     admin = login(new_context(viewport, **options), "admin")
 
     alice.goto("/?q=milk")
@@ -460,8 +628,8 @@ def _page_list(new_context, viewport, **options):
         ("checkout", alice, "/checkout/"),
         ("order-list", alice, "/orders/"),
         ("order-detail", bob, bob_order),
-        ("partner-board", ravi, "/partner/"),
-        ("partner-history", ravi, "/partner/history/"),
+        ("partner-board", noor, "/partner/"),
+        ("partner-history", noor, "/partner/history/"),
         ("admin-dashboard", admin, "/dashboard/"),
     ]
 
@@ -495,9 +663,9 @@ def test_every_main_page_fits_the_screen(new_context, viewport):
 
 def test_the_board_is_usable_with_a_thumb(new_context):
     """On a phone, the partner's buttons are big enough to hit (at least 44px high)."""
-    ravi = login(new_context(PHONE), "ravi")
-    _show(ravi, "/partner/")
-    for button in (ravi.locator("#availability-toggle"), ravi.locator(".step-button").first):
+    noor = login(new_context(PHONE), "noor")
+    _show(noor, "/partner/")
+    for button in (noor.locator("#availability-toggle"), noor.locator(".step-button").first):
         box = button.bounding_box()
         assert box and box["height"] >= 44 and box["width"] >= 44, box
 

@@ -24,3 +24,12 @@ def test_healthz_ok_with_a_real_redis(client, settings, redis_server):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["channel_layer"] == "redis"
+
+
+@pytest.mark.django_db
+def test_favicon_ico_points_at_the_sites_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response.url.endswith("/favicon.svg")
+    page = client.get("/").content.decode()
+    assert 'rel="icon"' in page and "favicon.svg" in page

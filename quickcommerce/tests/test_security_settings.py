@@ -133,7 +133,7 @@ def test_with_debug_off_errors_are_our_pages_without_details(client, settings):
     assert "There is nothing here" in missing.content.decode()
     assert "URLconf" not in missing.content.decode()
     api = client.get("/api/no/such/thing/")
-    assert api.status_code == 404 and api.json() == {"detail": "Not found."}
+    assert api.status_code == 404 and api.json() == {"detail": "Not found.", "code": "not_found"}
 
 
 # --- refresh rotation and logout -----------------------------------------------------------------

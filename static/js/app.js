@@ -37,3 +37,55 @@ document.addEventListener("htmx:wsBeforeMessage", (event) => {
     }
   }
 });
+
+// Live frames carry fragments for every screen of their audience (they are rendered
+// once per audience, not per socket: docs/live-updates.md), and an htmx answer may carry
+// an out-of-band part the page has already lost (a card the socket removed first). Each
+// page keeps what it shows: a fragment whose target is not on this page is dropped here,
+// before htmx would log htmx:oobErrorNoTarget. (<body hx-ext="live-targets">.) Then a
+// status message about an order (a flash with data-ref, and data-version when known)
+// goes once the page shows a later change: a frame about another order, or about the
+// same order at a newer version.
+function oobTargetExists(element) {
+  const swap = element.getAttribute("hx-swap-oob");
+  if (swap && swap.indexOf(":") !== -1) {
+    return document.querySelector(swap.slice(swap.indexOf(":") + 1)) !== null;
+  }
+  return element.id !== "" && document.getElementById(element.id) !== null;
+}
+
+function retireMessages(content) {
+  const messages = document.querySelectorAll(".flash[data-ref]");
+  if (!messages.length) return;
+  const about = Array.from(content.querySelectorAll("[data-ref]"));
+  for (const message of messages) {
+    const later = about.some(
+      (element) =>
+        element.dataset.ref !== message.dataset.ref ||
+        (message.dataset.version !== undefined &&
+          element.getAttribute("hx-swap-oob") !== "delete" &&
+          Number(element.dataset.version) > Number(message.dataset.version)),
+    );
+    if (later) message.remove();
+  }
+}
+
+htmx.defineExtension("live-targets", {
+  transformResponse(text, xhr) {
+    if (xhr && text.indexOf("hx-swap-oob") === -1) return text;
+    const template = document.createElement("template");
+    template.innerHTML = text;
+    // A websocket frame (no xhr): every top-level element is swapped out of band. An
+    // htmx answer: only the elements marked hx-swap-oob, at any depth.
+    const parts = xhr ? template.content.querySelectorAll("[hx-swap-oob]") : template.content.children;
+    let dropped = false;
+    for (const element of Array.from(parts)) {
+      if (!oobTargetExists(element)) {
+        element.remove();
+        dropped = true;
+      }
+    }
+    if (!xhr) retireMessages(template.content);
+    return dropped ? template.innerHTML : text;
+  },
+});
