@@ -54,6 +54,8 @@ CASES = [
     ("logout", "post", None, None, PUBLIC),
     ("accounts:register", "get", None, None, SIGNED_OUT_ONLY),
     ("accounts:home", "get", None, None, PUBLIC),
+    ("accounts:settings", "get", None, None, CUSTOMER_PAGE),
+    ("accounts:settings", "post", None, {}, CUSTOMER_PAGE),
     # customer pages
     ("orders:catalog", "get", None, None, PUBLIC),
     ("orders:cart", "get", None, None, CUSTOMER_PAGE),
