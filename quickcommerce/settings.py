@@ -293,8 +293,13 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "quickcommerce <orders@localh
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Seconds before an unanswering mail server counts as down (the job is retried).
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 10, minimum=1)
-# Where customers open the links in their emails (scheme and host, no path).
-SITE_URL = (env_url("SITE_URL", ["http", "https"]) or f"http://localhost:{PORT}").rstrip("/")
+# Where customers open the links in their emails (scheme and host, no path). Unset:
+# https://<the first ALLOWED_HOSTS name> in production, http://localhost:PORT in development.
+SITE_URL = env_url("SITE_URL", ["http", "https"])
+if SITE_URL is None:
+    _site_host = next((host for host in ALLOWED_HOSTS if host and not host.startswith((".", "*"))), "localhost")
+    SITE_URL = f"https://{_site_host}" if not DEBUG else f"http://localhost:{PORT}"
+SITE_URL = SITE_URL.rstrip("/")
 # With REDIS_URL, emails are jobs on this RQ queue, sent by `python manage.py emailworker`;
 # a failed send is retried after each of these delays (seconds), then given up.
 # Without REDIS_URL (make run) they are sent in the app process right after the commit.
