@@ -286,6 +286,8 @@ WS_MAX_CONNECTIONS_PER_USER = env.int("WS_MAX_CONNECTIONS_PER_USER", 10, minimum
 NUM_PROXIES = env.int("NUM_PROXIES", 0, minimum=0)
 
 # --- Email (docs/notifications.md) ------------------------------------------
+# Customers' order emails (accepted, out for delivery, delivered, cancelled); false: none at all.
+ORDER_EMAILS = env.bool("ORDER_EMAILS", True)
 # EMAIL_URL in django-environ's form: smtp://user:pass@host:25, smtp+tls://...:587,
 # smtp+ssl://...:465, consolemail:// (the default: printed on the console).
 vars().update({key: value for key, value in env.email_url("EMAIL_URL", "consolemail://").items() if value is not None})

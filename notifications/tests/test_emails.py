@@ -200,3 +200,13 @@ def test_without_redis_the_email_is_sent_in_process_after_the_commit(
     [message] = mail.outbox
     assert message.to == ["carol@example.com"]
     assert order.ref in message.subject
+
+
+def test_order_emails_off_for_the_whole_site_sends_nothing(
+    queued_mail, settings, carol, partner, published, django_capture_on_commit_callbacks
+):
+    settings.ORDER_EMAILS = False
+    order = place(carol, django_capture_on_commit_callbacks)
+    accept(partner, order, django_capture_on_commit_callbacks)
+    run_worker()
+    assert queued_mail.messages == []
