@@ -50,6 +50,9 @@ SIGNED_OUT_ONLY = by_role(anon=OK, customer=OK, partner=OK, admin=OK)  # signed-
 # placed_b: bob's, on the board. unknown: a well-formed ref of no order.
 CASES = [
     ("healthz", "get", None, None, PUBLIC),
+    ("service-worker", "get", None, None, PUBLIC),
+    ("manifest", "get", None, None, PUBLIC),
+    ("offline", "get", None, None, PUBLIC),
     ("login", "get", None, None, SIGNED_OUT_ONLY),
     ("logout", "post", None, None, PUBLIC),
     ("accounts:register", "get", None, None, SIGNED_OUT_ONLY),
