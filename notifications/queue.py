@@ -1,7 +1,7 @@
 """Where order emails wait to be sent: an RQ queue on the Redis we already run.
 
 With ``REDIS_URL`` set, ``enqueue`` puts a job on the ``EMAIL_QUEUE`` queue and
-returns (one Redis round trip); ``python manage.py emailworker`` sends it, retrying
+returns (RQ writes the job and pushes it in one pipeline); ``python manage.py emailworker`` sends it, retrying
 after each of ``EMAIL_RETRY_DELAYS`` while the mail server is down. Without Redis
 (``make run``: one process, the console backend) the job runs right here, after the
 commit, so no other process is needed. docs/notifications.md says why RQ.
