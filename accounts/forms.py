@@ -50,3 +50,10 @@ class LimitedAuthenticationForm(LimitedLoginMixin, AuthenticationForm):
 
 class LimitedAdminAuthenticationForm(LimitedLoginMixin, AdminAuthenticationForm):
     """The admin site's login form (``admin.site.login_form``, accounts/admin.py)."""
+
+
+class EmailSettingsForm(forms.Form):
+    order_emails = forms.BooleanField(
+        required=False,
+        label="Email me when my order is accepted, out for delivery, delivered or cancelled",
+    )

@@ -23,6 +23,9 @@ class User(AbstractUser):
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CUSTOMER)
     phone = models.CharField(max_length=32, blank=True)
+    # Customers get an email when their order is accepted, out for delivery, delivered or
+    # cancelled (notifications); they turn it off on /accounts/settings/.
+    order_emails = models.BooleanField("email me about my orders", default=True)
     # The username's identity: NFKC and case-folded (accounts.usernames), kept by save().
     # Unique and indexed on both stores; logins and the taken-check look it up exactly.
     username_key = models.CharField(max_length=KEY_MAX_LENGTH, unique=True, editable=False)

@@ -59,3 +59,9 @@ def partner_profile(partner: User) -> PartnerProfile:
     """The partner's profile, made on first need (partners made in the admin have none yet)."""
     profile, _ = PartnerProfile.objects.get_or_create(user=partner, defaults={"display_name": partner.display_name})
     return profile
+
+
+def set_order_emails(*, user: User, enabled: bool) -> None:
+    """Turn a customer's order emails on or off (notifications reads it when sending)."""
+    User.objects.filter(pk=user.pk).update(order_emails=enabled)
+    user.order_emails = enabled

@@ -8,6 +8,7 @@ app_name = "accounts"
 urlpatterns = [
     path("register/", views.register, name="register"),
     path("home/", views.home, name="home"),
+    path("settings/", views.email_settings, name="settings"),
 ]
 
 # Django's own auth views keep their standard names ("login", "logout") outside

@@ -5,9 +5,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.errors import UsernameTaken
-from accounts.forms import LimitedAuthenticationForm, RegisterForm
+from accounts.forms import EmailSettingsForm, LimitedAuthenticationForm, RegisterForm
 from accounts.models import User
-from accounts.services import register_user
+from accounts.permissions import role_required
+from accounts.services import register_user, set_order_emails
 from accounts.throttles import RegisterIPThrottle, check_page_throttles
 
 ROLE_HOMES = {
@@ -88,3 +89,18 @@ def register(request):
             messages.success(request, f"Welcome, {user.display_name}! Your account is ready.")
             return redirect("accounts:home")
     return render(request, "accounts/register.html", {"form": form})
+
+
+@role_required(User.Role.CUSTOMER)
+@require_http_methods(["GET", "POST"])
+def email_settings(request):
+    """A customer's own settings: order emails on or off (notifications reads it)."""
+    # An unticked box posts nothing: an empty POST is still a submitted form.
+    form = EmailSettingsForm(
+        request.POST if request.method == "POST" else None, initial={"order_emails": request.user.order_emails}
+    )
+    if request.method == "POST" and form.is_valid():
+        set_order_emails(user=request.user, enabled=form.cleaned_data["order_emails"])
+        messages.success(request, "Saved: order emails are " + ("on." if request.user.order_emails else "off."))
+        return redirect("accounts:settings")
+    return render(request, "accounts/settings.html", {"form": form})

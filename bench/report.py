@@ -252,6 +252,34 @@ def throughput_table(section: dict) -> list[str]:
     return lines
 
 
+def emails_lines(section: dict | None) -> list[str]:
+    """Section 4's second table: the order path with customers' emails on and off."""
+    if not section or not section.get("rows"):
+        return []
+    rows = section["rows"]
+    lines = [
+        "### Placing and accepting orders with customers' emails on and off",
+        "",
+        *_section_header(section),
+        f"**With customers' emails on and off** (docs/notifications.md): two servers side by side, "
+        f"`ORDER_EMAILS=true` and `false`, bursts alternating; {section['count']} orders placed, then each "
+        f"accepted by a partner registered for that burst (each accept queues one email job on Redis after "
+        f"its commit), {section['concurrency']} concurrent clients, {section['repeats']} repeats, which mode "
+        f"goes first alternating. No worker runs: this is what the request pays. The emails-on server "
+        f"queued {section.get('queued_jobs', '?')} jobs.",
+        "",
+        "| request | emails on | emails off | on ÷ off |",
+        "|---|---|---|---|",
+    ]
+    for what, label in (("place", "place an order (orders/s)"), ("accept", "accept an order (req/s)")):
+        on = [r[f"{what}_on"] for r in rows]
+        off = [r[f"{what}_off"] for r in rows]
+        lines.append(f"| {label} | {_mmm(on)} | {_mmm(off)} | {_x(ratio(_median(on), _median(off)))} |")
+    if section.get("app_errors"):
+        lines += ["", f"**The app logged errors:** `{describe_errors(section['app_errors'])}`"]
+    return [*lines, ""]
+
+
 def throughput_plot(section: dict, path: Path) -> None:
     import matplotlib
 
@@ -469,6 +497,7 @@ def render(results: dict, out_dir: Path) -> Path:
             "processes behind the load balancer, which the compare-and-set writes already make safe.",
             "",
         ]
+        lines += emails_lines(results.get("emails"))
     else:
         lines += [_not_run(throughput), ""]
 

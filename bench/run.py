@@ -2,7 +2,7 @@
 
     python -m bench.run                 # full run, ~7-10 minutes on 2 cores; writes docs/
     python -m bench.run --quick         # smoke run, < 2 minutes; writes bench/results/quick/
-    python -m bench.run --only fanout   # one section (fanout, rate, connections, throughput,
+    python -m bench.run --only fanout   # one section (fanout, rate, connections, throughput, emails,
                                         # race, scaleout, pages); repeatable
 
 Each run starts its own redis-server(s) and app server(s) on free ports (never 6379) on a
@@ -27,7 +27,7 @@ from bench.live import write_payload
 from bench.report import machine_info, print_summary, render
 from quickcommerce.testing import BASE_DIR
 
-SECTIONS = ("fanout", "rate", "connections", "throughput", "race", "scaleout", "pages")
+SECTIONS = ("fanout", "rate", "connections", "throughput", "emails", "race", "scaleout", "pages")
 
 FULL = {
     "fanout_ns": (10, 100, 1000),
@@ -35,6 +35,8 @@ FULL = {
     "throughput_levels": (1, 4, 16),
     "throughput_count": 200,
     "throughput_repeats": 3,
+    "emails_count": 30,
+    "emails_repeats": 6,
     "race_levels": (10, 50, 200),
     "race_repeats": 3,
     "rate_n": 1000,
@@ -56,6 +58,8 @@ QUICK = {
     "throughput_levels": (1, 4, 16),
     "throughput_count": 40,
     "throughput_repeats": 3,
+    "emails_count": 10,
+    "emails_repeats": 4,
     "race_levels": (10, 25),
     "race_repeats": 3,
     "rate_n": 200,
@@ -172,6 +176,10 @@ async def run_section(name, plan, args, workdir, template, results=None) -> dict
             repeats=repeats or plan["fanout_repeats"],
             warmup=1,
             systems=args.systems,
+        )
+    if name == "emails":
+        return await throughput.run_emails(
+            workdir=workdir, template=template, count=plan["emails_count"], repeats=repeats or plan["emails_repeats"]
         )
     if name == "throughput":
         return await throughput.run(

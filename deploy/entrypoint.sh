@@ -5,6 +5,7 @@
 #                  on ${BIND_ADDRESS:-0.0.0.0}:${PORT:-8000}
 #   migrate        apply migrations, then publish the static files (below)
 #   seed           demo data: manage.py seed
+#   worker         sends the queued order emails: manage.py emailworker (needs REDIS_URL)
 #   anything else  run as given, e.g. `python manage.py createsuperuser`
 #
 # Publishing static files: collectstatic ran at build time into staticfiles/.
@@ -41,6 +42,9 @@ case "${1:-web}" in
         ;;
     seed)
         exec python manage.py seed
+        ;;
+    worker)
+        exec python manage.py emailworker
         ;;
     *)
         exec "$@"

@@ -15,7 +15,7 @@ OBJECT_ID_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
 BIG_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Apps whose migrations differ by store (their primary keys differ).
-PROJECT_APPS = ["accounts", "orders", "dispatch"]
+PROJECT_APPS = ["accounts", "orders", "dispatch", "notifications"]
 CONTRIB_APPS = ["admin", "auth", "contenttypes"]
 
 _CONTRIB_CONFIGS = {

@@ -20,6 +20,12 @@ _BOOLEANS = {"1", "true", "yes", "on", "0", "false", "no", "off"}
 _EXPECTED = {bool: "true or false", int: "a whole number"}
 
 
+def _expected(cast) -> str:
+    if isinstance(cast, list):  # env.list(var, int): environ's cast is [int]
+        return "a comma-separated list of " + {int: "whole numbers"}.get(cast[0] if cast else None, "values")
+    return _EXPECTED.get(cast, "valid") if isinstance(cast, type) else "valid"
+
+
 class Env(environ.Env):
     def __init__(self, **scheme):
         super().__init__(**scheme)
@@ -42,7 +48,7 @@ class Env(environ.Env):
         try:
             return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
         except (ValueError, TypeError):
-            raise ImproperlyConfigured(f"{var} must be {_EXPECTED.get(cast, 'valid')}, got {raw!r}") from None
+            raise ImproperlyConfigured(f"{var} must be {_expected(cast)}, got {raw!r}") from None
 
     def int(self, var, default=environ.Env.NOTSET, *, minimum=None, maximum=None):
         number = super().int(var, default=default)
@@ -51,3 +57,16 @@ class Env(environ.Env):
         if maximum is not None and number > maximum:
             raise ImproperlyConfigured(f"{var} must be at most {maximum}, got {number}")
         return number
+
+    def email_url(self, var, default=environ.Env.NOTSET, backend=None):
+        """``EMAIL_URL``'s settings (environ's schemes: smtp://, smtp+tls://, smtp+ssl://,
+        consolemail://, filemail://, memorymail://, dummymail://), or an error naming it."""
+        try:
+            return super().email_url(var, default=default, backend=backend)
+        except (ValueError, KeyError, ImproperlyConfigured) as error:
+            if "refers to" in str(error):
+                raise
+            raw = self.ENVIRON.get(var, "")
+            raise ImproperlyConfigured(
+                f"{var} must look like smtp://user:password@host:587, smtp+tls://..., or consolemail://, got {raw!r}"
+            ) from None

@@ -143,6 +143,7 @@ INSTALLED_APPS = db.installed_apps(
         "accounts",
         "orders",
         "dispatch",
+        "notifications",
     ],
     mongo=USE_MONGO,
 )
@@ -283,6 +284,29 @@ WS_MAX_CONNECTIONS_PER_USER = env.int("WS_MAX_CONNECTIONS_PER_USER", 10, minimum
 # How many proxies in front of the app append to X-Forwarded-For. 0: the client is the
 # socket's peer (quickcommerce.serve --proxy-headers already puts nginx's X-Forwarded-For there).
 NUM_PROXIES = env.int("NUM_PROXIES", 0, minimum=0)
+
+# --- Email (docs/notifications.md) ------------------------------------------
+# Customers' order emails (accepted, out for delivery, delivered, cancelled); false: none at all.
+ORDER_EMAILS = env.bool("ORDER_EMAILS", True)
+# EMAIL_URL in django-environ's form: smtp://user:pass@host:25, smtp+tls://...:587,
+# smtp+ssl://...:465, consolemail:// (the default: printed on the console).
+vars().update({key: value for key, value in env.email_url("EMAIL_URL", "consolemail://").items() if value is not None})
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "quickcommerce <orders@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Seconds before an unanswering mail server counts as down (the job is retried).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 10, minimum=1)
+# Where customers open the links in their emails (scheme and host, no path). Unset:
+# https://<the first ALLOWED_HOSTS name> in production, http://localhost:PORT in development.
+SITE_URL = env_url("SITE_URL", ["http", "https"])
+if SITE_URL is None:
+    _site_host = next((host for host in ALLOWED_HOSTS if host and not host.startswith((".", "*"))), "localhost")
+    SITE_URL = f"https://{_site_host}" if not DEBUG else f"http://localhost:{PORT}"
+SITE_URL = SITE_URL.rstrip("/")
+# With REDIS_URL, emails are jobs on this RQ queue, sent by `python manage.py emailworker`;
+# a failed send is retried after each of these delays (seconds), then given up.
+# Without REDIS_URL (make run) they are sent in the app process right after the commit.
+EMAIL_QUEUE = "emails"
+EMAIL_RETRY_DELAYS = env.list("EMAIL_RETRY_DELAYS", int, [10, 30, 120, 600, 1800])
 
 # --- API --------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -310,3 +310,34 @@ def interleave(monkeypatch, module, name, meanwhile):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(module, name, wrapper)
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on a free loopback port, keeping every message it
+    accepts. ``stop()`` then ``start()`` again: the same port, down and back up."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.messages = []  # email.message.EmailMessage, in arrival order
+        self.controller = None
+
+    def start(self) -> "SmtpServer":
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        import email.policy
+
+        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        message.envelope_recipients = list(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.urls import auth_urlpatterns
 from accounts.views import admin_login
+from dispatch import pwa
 from quickcommerce.views import favicon, healthz
 
 
@@ -27,6 +28,10 @@ api_urlpatterns = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", favicon, name="favicon"),
+    # The installable board (dispatch/pwa.py): the service worker at the root, for scope "/".
+    path("sw.js", pwa.service_worker, name="service-worker"),
+    path("manifest.webmanifest", pwa.manifest, name="manifest"),
+    path("offline/", pwa.offline, name="offline"),
     # The admin's own login ("admin:login" names the same path), answering 429 past the
     # login limits it shares with the login page and the API (accounts.views.admin_login).
     path("admin/login/", admin_login),

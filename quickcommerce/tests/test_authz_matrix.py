@@ -51,10 +51,15 @@ SIGNED_OUT_ONLY = by_role(anon=OK, customer=OK, partner=OK, admin=OK)  # signed-
 CASES = [
     ("healthz", "get", None, None, PUBLIC),
     ("favicon", "get", None, None, PUBLIC),
+    ("service-worker", "get", None, None, PUBLIC),
+    ("manifest", "get", None, None, PUBLIC),
+    ("offline", "get", None, None, PUBLIC),
     ("login", "get", None, None, SIGNED_OUT_ONLY),
     ("logout", "post", None, None, PUBLIC),
     ("accounts:register", "get", None, None, SIGNED_OUT_ONLY),
     ("accounts:home", "get", None, None, PUBLIC),
+    ("accounts:settings", "get", None, None, CUSTOMER_PAGE),
+    ("accounts:settings", "post", None, {}, CUSTOMER_PAGE),
     # customer pages
     ("orders:catalog", "get", None, None, PUBLIC),
     ("orders:cart", "get", None, None, CUSTOMER_PAGE),

@@ -101,6 +101,13 @@ def test_compose_file_validates(compose_env):
     # The one-shot runs once per `up` and is never restarted.
     assert services["migrate"]["restart"] == "no"
     assert services["migrate"]["command"] == ["migrate"]
+    # The email worker: its own service on the app image, next to the stores, no port.
+    worker = services["worker"]
+    assert worker["command"] == ["worker"]
+    assert worker["image"] == services["web"]["image"]
+    assert worker["environment"]["REDIS_URL"] == services["web"]["environment"]["REDIS_URL"]
+    assert "EMAIL_URL" in worker["environment"] and not worker.get("ports")
+    assert "edge" not in worker["networks"]
 
     web = services["web"]
     assert "ports" not in web  # scalable: no fixed host port ...
@@ -163,8 +170,9 @@ def test_compose_overlay_for_managed_stores_drops_the_local_ones(tmp_path):
     result = compose("-f", str(overlay), "config", "--format", "json", env_file=env_file)
     assert result.returncode == 0, result.stderr
     services = json.loads(result.stdout)["services"]
-    assert set(services) == {"web", "migrate", "nginx"}
+    assert set(services) == {"web", "worker", "migrate", "nginx"}
     assert set(services["web"]["depends_on"]) == {"migrate"}
+    assert set(services["worker"]["depends_on"]) == {"migrate"}
     assert not services["migrate"].get("depends_on")
     assert services["web"]["environment"]["MONGO_URI"].startswith("mongodb+srv://")
     assert services["web"]["environment"]["REDIS_URL"].startswith("rediss://")

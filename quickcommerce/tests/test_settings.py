@@ -22,6 +22,11 @@ PROD_SECRET = "x" * 20 + "-production-secret-with-enough-entropy-0123456789"
         ({"REDIS_CHANNEL_LAYER": "fast"}, "REDIS_CHANNEL_LAYER must be pubsub or core"),
         ({"WS_MAX_AGE_SECONDS": "12h"}, "WS_MAX_AGE_SECONDS must be a whole number"),
         ({"WS_MAX_AGE_SECONDS": "0"}, "WS_MAX_AGE_SECONDS must be at least 1"),
+        ({"EMAIL_URL": "mail.example.com:25"}, "EMAIL_URL must look like smtp://"),
+        ({"EMAIL_URL": "pop3://mail.example.com"}, "EMAIL_URL must look like smtp://"),
+        ({"SITE_URL": "shop.example.com"}, "SITE_URL must start with http://, https://"),
+        ({"EMAIL_RETRY_DELAYS": "10,soon"}, "EMAIL_RETRY_DELAYS must be a comma-separated list of whole numbers"),
+        ({"EMAIL_TIMEOUT": "0"}, "EMAIL_TIMEOUT must be at least 1"),
         # django-environ reads "$NAME" as another variable's value; an unset one must not
         # silently become the default (a random secret may start with "$": write "\$").
         ({"SECRET_KEY": "$QC_NOT_SET_ANYWHERE"}, "SECRET_KEY refers to $QC_NOT_SET_ANYWHERE, which is not set"),
@@ -53,6 +58,29 @@ def test_development_defaults_need_nothing_set(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+def test_email_settings_come_from_email_url(tmp_path):
+    env = app_env(
+        SQLITE_PATH=tmp_path / "db.sqlite3",
+        EMAIL_URL="smtp+tls://mailer:s3cret@mail.example.com:587",
+        DEFAULT_FROM_EMAIL="Shop <orders@shop.example.com>",
+        SITE_URL="https://shop.example.com/",
+    )
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, s.EMAIL_USE_TLS, s.SITE_URL)"
+    )
+    result = manage("shell", "-v", "0", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.core.mail.backends.smtp.EmailBackend",
+        "mail.example.com",
+        "587",
+        "mailer",
+        "True",
+        "https://shop.example.com",
+    ]
+
+
 def test_env_example_as_written_is_the_development_setup(tmp_path):
     """.env.example leaves SECRET_KEY, MONGO_URI, REDIS_URL, ... blank: blank means unset."""
     lines = (BASE_DIR / ".env.example").read_text().splitlines()
@@ -61,9 +89,18 @@ def test_env_example_as_written_is_the_development_setup(tmp_path):
     code = (
         "from django.conf import settings as s; "
         "print(s.SECRET_KEY == s.DEV_SECRET_KEY, s.JWT_SECRET == s.SECRET_KEY, s.USE_MONGO, s.REDIS_URL, "
-        "s.CSRF_TRUSTED_ORIGINS, s.CHANNEL_LAYERS['default']['BACKEND'])"
+        "s.CSRF_TRUSTED_ORIGINS, s.CHANNEL_LAYERS['default']['BACKEND'], s.EMAIL_BACKEND, s.SITE_URL)"
     )
     env = app_env(**(values | {"SQLITE_PATH": tmp_path / "db.sqlite3"}))
     result = manage("shell", "-v", "0", "-c", code, env=env)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["True", "True", "False", "None", "[]", "channels.layers.InMemoryChannelLayer"]
+    assert result.stdout.split() == [
+        "True",
+        "True",
+        "False",
+        "None",
+        "[]",
+        "channels.layers.InMemoryChannelLayer",
+        "django.core.mail.backends.console.EmailBackend",
+        "http://localhost:8000",
+    ]
