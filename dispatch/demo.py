@@ -3,6 +3,7 @@ orders in several states. Idempotent: a second run changes nothing."""
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.utils.text import slugify
 
 from accounts.models import PartnerProfile, User
@@ -22,6 +23,18 @@ DEMO_USERS = [
     ("ravi", "partner", "Ravi Kumar", "+1 555 0201"),
     ("priya", "partner", "Priya Shah", "+1 555 0202"),
     ("sam", "partner", "Sam Lee", "+1 555 0203"),
+]
+
+
+# The demo customers' homes: an address and its drop-off point, a short ride from the
+# default store (settings.STORE_LATITUDE/LONGITUDE); moved with the store if it is set.
+def _near_store(d_lat, d_lng):
+    return (round(settings.STORE_LATITUDE + d_lat, 6), round(settings.STORE_LONGITUDE + d_lng, 6))
+
+
+DEMO_HOMES = [
+    ("12 Rue des Lilas, Flat 3, Montmartre", _near_store(0.0110, 0.0055)),  # ~1.4 km north
+    ("88 Harbour Road, Unit 5, Docklands", _near_store(-0.0057, 0.0274)),  # ~2.1 km east
 ]
 
 # category: [(name, unit, price, stock, description)]
@@ -175,13 +188,20 @@ def _seed_orders(users) -> int:
     ravi, priya = users["ravi"], users["priya"]
     by_slug = {p.slug: p for p in Product.objects.all()}
 
-    def order(customer, slugs, address, key):
+    def order(customer, slugs, home, key):
         lines = [(by_slug[slug].pk, qty) for slug, qty in slugs]
-        placed, _ = place_order(customer=customer, lines=lines, address=address, idempotency_key=f"seed-{key}")
+        address, (latitude, longitude) = home
+        placed, _ = place_order(
+            customer=customer,
+            lines=lines,
+            address=address,
+            idempotency_key=f"seed-{key}",
+            latitude=latitude,
+            longitude=longitude,
+        )
         return placed
 
-    home_a = "12 Rue des Lilas, Flat 3, Montmartre"
-    home_b = "88 Harbour Road, Unit 5, Docklands"
+    home_a, home_b = DEMO_HOMES
     delivered = order(alice, [("bananas", 2), ("whole-milk", 1), ("sourdough-loaf", 1)], home_a, "1")
     cancelled = order(bob, [("cola", 2)], home_b, "2")
     delivered_b = order(bob, [("basmati-rice", 1), ("red-lentils", 2)], home_b, "3")
