@@ -4,13 +4,14 @@ Distances are straight lines on the sphere (haversine, the ``haversine`` package
 ETA is an estimate, not a route: docs/live-updates.md ("ETA") gives the formula.
 """
 
+import json
 import math
 
 from django.conf import settings
 from haversine import Unit, haversine
 
 from orders.errors import BadPosition, OutsideServiceArea
-from orders.models import ACTIVE_STATUSES, Order
+from orders.models import ACTIVE_STATUSES, Order, TrailPoint
 
 Point = tuple[float, float]
 
@@ -109,3 +110,9 @@ def order_eta(order, rider: dict | None = None) -> int | None:
     return eta_minutes(
         (rider["lat"], rider["lng"]), drop_off_of(order), via_store=order.status == Order.Status.ACCEPTED
     )
+
+
+def trail_json(order) -> str:
+    """The order's trail as JSON ``[[lat, lng], ...]``, oldest first (one query)."""
+    points = TrailPoint.objects.filter(order=order).order_by("at", "pk").values_list("latitude", "longitude")
+    return json.dumps([[round(lat, 6), round(lng, 6)] for lat, lng in points])

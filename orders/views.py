@@ -24,7 +24,7 @@ from accounts.throttles import OrderThrottle, check_page_throttles
 from orders.cart import Cart
 from orders.errors import BadPosition, OrderNotFound, OutsideServiceArea
 from orders.forms import CartProductForm, CartQuantityForm, CatalogFilterForm, CheckoutForm
-from orders.geo import map_config
+from orders.geo import map_config, trail_json
 from orders.models import MAX_QUANTITY
 from orders.selectors import catalog_products, categories, order_list_for, orders_visible_to, with_details
 from orders.services import cancel_order, place_order
@@ -298,7 +298,8 @@ def _order_for(request, ref):
 @customer_required
 @require_GET
 def order_detail(request, ref):
-    return render(request, "orders/detail.html", {"order": _order_for(request, ref)})
+    order = _order_for(request, ref)
+    return render(request, "orders/detail.html", {"order": order, "map": map_config(), "trail": trail_json(order)})
 
 
 @customer_required
