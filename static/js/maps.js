@@ -17,9 +17,10 @@
     return Number.isFinite(n) ? n : null;
   }
 
+  // data-<prefix>-lat/-lng (or data-lat/-lng without a prefix) as [lat, lng], or null.
   function pointOf(element, prefix) {
-    const lat = num(element.dataset[prefix + "Lat"]);
-    const lng = num(element.dataset[prefix + "Lng"]);
+    const lat = num(element.dataset[prefix ? prefix + "Lat" : "lat"]);
+    const lng = num(element.dataset[prefix ? prefix + "Lng" : "lng"]);
     return lat === null || lng === null ? null : [lat, lng];
   }
 
