@@ -205,3 +205,33 @@ def test_eta_follows_the_speed_setting(settings):
 
 def test_no_drop_off_no_eta():
     assert eta_minutes(STORE, None, via_store=False) is None
+
+
+# --- the map's tiles and the CSP -------------------------------------------------------------
+
+
+def test_the_tile_servers_origin_is_allowed_in_img_src_and_nothing_inline(customer_client, milk):
+    session = customer_client.session
+    session["cart"] = {str(milk.pk): 1}
+    session.save()
+    response = customer_client.get(reverse("orders:checkout"))
+    policy = response.headers["Content-Security-Policy"]
+    assert "img-src 'self' data: https://tile.openstreetmap.org" in policy
+    assert "unsafe-inline" not in policy
+    html = response.content.decode()
+    assert 'data-map="checkout"' in html and "leaflet-1.9.4/leaflet.js" in html
+    assert 'data-tile-url="https://tile.openstreetmap.org/{z}/{x}/{y}.png"' in html
+
+
+@pytest.mark.parametrize(
+    ("url", "sources"),
+    [
+        ("https://tile.openstreetmap.org/{z}/{x}/{y}.png", ["https://tile.openstreetmap.org"]),
+        ("https://{s}.tile.example.com/{z}/{x}/{y}.png", ["https://*.tile.example.com"]),
+        ("/tiles/{z}/{x}/{y}.png", []),
+    ],
+)
+def test_map_tile_sources(url, sources):
+    from quickcommerce.settings import map_tile_sources
+
+    assert map_tile_sources(url) == sources

@@ -144,7 +144,7 @@
 
   // --- the admins' dashboard: online partners and open orders' drop-offs ---
   function dashboardMap(element) {
-    const { map } = baseMap(element);
+    const { map, store } = baseMap(element);
     const partners = new Map();
     const drops = new Map();
 
@@ -177,6 +177,8 @@
       element.dataset.firstPartner = first ? first.dataset.lat + "," + first.dataset.lng : "";
     }
     refresh();
+    const all = [store].concat([...partners.values(), ...drops.values()].map((marker) => marker.getLatLng()));
+    map.fitBounds(L.latLngBounds(all).pad(0.2), { maxZoom: 15 });
     watch(document.getElementById("main"), refresh);
   }
 
