@@ -119,7 +119,7 @@ class OrdersConsumer(AsyncWebsocketConsumer):
             return
         if message.get("type") == "ping":
             await self.send(text_data=json.dumps({"event": "pong"}))
-        elif message.get("type") == "location" and self.user.is_partner:
+        elif message.get("type") == "location" and getattr(getattr(self, "user", None), "is_partner", False):
             await self.location(message)
 
     async def location(self, message):
