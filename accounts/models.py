@@ -69,6 +69,11 @@ class PartnerProfile(models.Model):
     phone = models.CharField(max_length=32, blank=True)
     online = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # The last position the partner shared while on a delivery (dispatch.location), and
+    # when; personal data: who sees it and how long it is kept, docs/security.md.
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    located_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["display_name"]

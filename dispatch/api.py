@@ -11,11 +11,13 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsAdmin, IsPartner
 from accounts.selectors import is_partner_online
+from dispatch.location import record_location
 from dispatch.selectors import AVAILABLE_LIMIT, partners_overview
 from dispatch.serializers import (
     AdvanceOrderInputSerializer,
     AvailabilityInputSerializer,
     AvailabilityOutputSerializer,
+    LocationInputSerializer,
     PartnerOverviewSerializer,
 )
 from dispatch.services import accept_order, advance_order, set_availability
@@ -128,6 +130,40 @@ class PartnerAvailabilityApi(APIView):
         profile = set_availability(partner=request.user, online=serializer.validated_data["online"])
         output = {"online": profile.online, "active_orders": active_orders_of(request.user).count()}
         return Response(AvailabilityOutputSerializer(output).data)
+
+
+class PartnerLocationApi(APIView):
+    permission_classes = [IsPartner]
+
+    @extend_schema(
+        tags=["partners"],
+        summary="Share your position while delivering",
+        description=(
+            "Only while you are online with an active order; the customer of each of your active orders and "
+            "admins see it (docs/live-updates.md, rider_location). At most one position per "
+            "LOCATION_MIN_INTERVAL_SECONDS is kept: a faster one is dropped silently (still 204)."
+        ),
+        request=LocationInputSerializer,
+        responses={
+            204: None,
+            **error_responses(
+                (400, "Not a position: latitude -90..90, longitude -180..180, finite numbers."),
+                401,
+                403,
+                (409, "You are offline or have no active order: nothing was stored."),
+            ),
+        },
+        examples=[
+            OpenApiExample("A position", value={"lat": 48.8757, "lng": 2.3376, "accuracy": 12}, request_only=True)
+        ],
+    )
+    def post(self, request):
+        serializer = LocationInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        extras = {name: data.get(name) for name in ("accuracy", "heading", "speed")}
+        record_location(partner=request.user, latitude=data["lat"], longitude=data["lng"], **extras)
+        return Response(status=204)
 
 
 class PartnerListApi(APIView):

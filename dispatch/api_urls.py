@@ -7,5 +7,6 @@ urlpatterns = [
     path("orders/<ref:ref>/accept/", api.OrderAcceptApi.as_view(), name="api-order-accept"),
     path("orders/<ref:ref>/status/", api.OrderAdvanceApi.as_view(), name="api-order-status"),
     path("partners/", api.PartnerListApi.as_view(), name="api-partners"),
+    path("partners/me/location/", api.PartnerLocationApi.as_view(), name="api-partner-location"),
     path("partners/me/availability/", api.PartnerAvailabilityApi.as_view(), name="api-partner-availability"),
 ]

@@ -4,8 +4,8 @@
 |---|---|---|
 | ``partners`` | online partners | orders appear on and leave the board; public fields only (the area) |
 | ``partner.<id>`` | one partner | their own assigned orders, with contact details; their availability and capacity |
-| ``customer.<id>`` | one customer | their own orders, with the delivery code |
-| ``admins`` | admins | everything |
+| ``customer.<id>`` | one customer | their own orders, with the delivery code; their rider's position (active orders) |
+| ``admins`` | admins | everything, partners' positions included (coalesced per socket) |
 | ``user.<id>`` | every socket of one user | only ``user.revoke``: close, the right to it is gone (accounts.signals) |
 
 Group names are built only here, from ids the server holds (never from client input).
@@ -19,12 +19,14 @@ ADMINS_GROUP = "admins"
 
 # Event names of the messages that are not about one order (orders.signals names those).
 PARTNER_UPDATE = "partner_update"
+RIDER_LOCATION = "rider_location"
 SNAPSHOT = "snapshot"
 
 # The consumer method each layer message is handled by (Channels: "order.event" -> order_event).
 ORDER_MESSAGE = "order.event"
 PARTNER_MESSAGE = "partner.event"
 REVOKE_MESSAGE = "user.revoke"
+LOCATION_MESSAGE = "rider.location"
 
 
 def _id(user_or_id) -> str:

@@ -3,7 +3,10 @@
 Authenticates (session or JWT: accounts.ws_auth), joins only the groups the
 user's role allows, sends a snapshot first (``dispatch.snapshots``, on every connect), then forwards
 the events ``dispatch.publish`` sends — HTML fragments to browser pages, JSON to
-API clients. Consumers never write to the database.
+API clients. Consumers change no order: the one write a socket causes is a partner's
+``{"type": "location"}`` frame, handed to ``dispatch.location.record_location``.
+Admins' sockets get at most one position per partner per ``ADMIN_LOCATION_SECONDS``
+(the latest wins), so a busy city does not flood a dashboard.
 """
 
 import asyncio
@@ -19,7 +22,9 @@ from django.conf import settings
 
 from dispatch import audiences, hub, watchdog
 from dispatch.hub import start_eagerly
+from dispatch.location import record_location
 from dispatch.snapshots import snapshot_for
+from quickcommerce.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +33,8 @@ UNAVAILABLE = watchdog.UNAVAILABLE  # the channel layer is down; retry later
 TOO_MANY = 4429  # like HTTP 429: this user already has WS_MAX_CONNECTIONS_PER_USER sockets here
 TOO_MANY_REASON = "Too many open connections for this account."
 RENEW = 1000  # WS_MAX_AGE_SECONDS passed: a normal close; clients reconnect and re-authenticate
+MAX_FRAME = 512  # a client frame longer than this is ignored (a ping or a location is far shorter)
+ADMIN_LOCATION_SECONDS = 1.0  # per admin socket, at most one position per partner this often
 
 # Open sockets per user in this process (the cap is per process: docs/security.md).
 _open_sockets: collections.Counter = collections.Counter()
@@ -44,6 +51,8 @@ class OrdersConsumer(AsyncWebsocketConsumer):
         self.joined = set()
         self.closed = False
         self.outbox = collections.deque()  # events wait here until the snapshot is out
+        self.location_sent = {}  # admins: partner id -> when their last position went out
+        self.location_held = {}  # admins: partner id -> the latest position waiting for its turn
         with contextlib.suppress(StopConsumer):
             while True:
                 await self.dispatch(await receive())
@@ -99,14 +108,34 @@ class OrdersConsumer(AsyncWebsocketConsumer):
         self.joined = set()
 
     async def receive(self, text_data=None, bytes_data=None):
-        """Clients have nothing to tell us but an optional ping; anything else is ignored."""
-        if text_data and len(text_data) < 200:
-            try:
-                message = json.loads(text_data)
-            except ValueError:
-                return
-            if isinstance(message, dict) and message.get("type") == "ping":
-                await self.send(text_data=json.dumps({"event": "pong"}))
+        """Clients may ping; partners send their position. Anything else is ignored."""
+        if not text_data or len(text_data) > MAX_FRAME:
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            return
+        if not isinstance(message, dict):
+            return
+        if message.get("type") == "ping":
+            await self.send(text_data=json.dumps({"event": "pong"}))
+        elif message.get("type") == "location" and getattr(getattr(self, "user", None), "is_partner", False):
+            await self.location(message)
+
+    async def location(self, message):
+        """A partner's position: stored and published by ``dispatch.location`` (or dropped
+        inside the interval). A refused one (bad values, offline, no active order) is not
+        stored; JSON clients are told why, pages ignore it."""
+        fields = {name: message.get(name) for name in ("accuracy", "heading", "speed")}
+        try:
+            await database_sync_to_async(record_location)(
+                partner=self.user, latitude=message.get("lat"), longitude=message.get("lng"), **fields
+            )
+        except DomainError as exc:
+            if self.as_json:
+                await self.send(
+                    text_data=json.dumps({"event": "location_refused", "code": exc.code, "detail": str(exc)})
+                )
 
     # --- messages from dispatch.publish, handed over by dispatch.hub ------------------
 
@@ -116,6 +145,13 @@ class OrdersConsumer(AsyncWebsocketConsumer):
         not out yet, or this socket's previous send is still waiting on a slow client)
         the message queues behind, so every socket gets its messages in order and no
         socket holds up another."""
+        if self.closed:
+            return
+        if message["type"] == audiences.LOCATION_MESSAGE and self.user.is_admin and self._hold(message):
+            return
+        self._deliver(message)
+
+    def _deliver(self, message) -> None:
         if self.closed:
             return
         if self.outbox is not None:
@@ -187,6 +223,28 @@ class OrdersConsumer(AsyncWebsocketConsumer):
     async def _send_all(self, frames):
         for frame in frames:
             await self.base_send(frame)
+
+    def _hold(self, message) -> bool:
+        """Admins: whether to hold this position back (the partner's last one went out
+        less than ADMIN_LOCATION_SECONDS ago). A held position goes out when the second
+        is over, unless a newer one replaced it meanwhile."""
+        partner = message["partner_id"]
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        last = self.location_sent.get(partner)
+        if last is None or now - last >= ADMIN_LOCATION_SECONDS:
+            self.location_sent[partner] = now
+            return False
+        if partner not in self.location_held:
+            loop.call_later(ADMIN_LOCATION_SECONDS - (now - last), self._release, partner)
+        self.location_held[partner] = message
+        return True
+
+    def _release(self, partner) -> None:
+        message = self.location_held.pop(partner, None)
+        if message is not None and not self.closed:
+            self.location_sent[partner] = asyncio.get_running_loop().time()
+            self._deliver(message)
 
     # --- helpers ----------------------------------------------------------------------
 

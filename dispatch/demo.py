@@ -4,6 +4,7 @@ orders in several states. Idempotent: a second run changes nothing."""
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -25,6 +26,18 @@ DEMO_USERS = [
     ("priya", "partner", "Priya Shah", "+1 555 0202"),
     ("sam", "partner", "Sam Lee", "+1 555 0203"),
     ("noor", "partner", "Noor Haddad", "+1 555 0204"),
+]
+
+
+# The demo customers' homes: an address and its drop-off point, a short ride from the
+# default store (settings.STORE_LATITUDE/LONGITUDE); moved with the store if it is set.
+def _near_store(d_lat, d_lng):
+    return (round(settings.STORE_LATITUDE + d_lat, 6), round(settings.STORE_LONGITUDE + d_lng, 6))
+
+
+DEMO_HOMES = [
+    ("12 Rue des Lilas, Flat 3, Montmartre", _near_store(0.0110, 0.0055)),  # ~1.4 km north
+    ("88 Harbour Road, Unit 5, Docklands", _near_store(-0.0057, 0.0274)),  # ~2.1 km east
 ]
 
 # category: [(name, unit, price, stock, description)]
@@ -171,10 +184,9 @@ def _seed_catalog() -> int:
 
 # Past orders, made through the real services so their timelines are real, then dated
 # back so the dashboard has something true to show: medians, lateness, the chart.
-# key, customer, [(slug, qty)], address, placed (minutes ago), rider, outcome,
+# key, customer, [(slug, qty)], home, placed (minutes ago), rider, outcome,
 # minutes to accept, minutes to deliver (from placing)
-HOME_A = "12 Rue des Lilas, Flat 3, Montmartre"
-HOME_B = "88 Harbour Road, Unit 5, Docklands"
+HOME_A, HOME_B = DEMO_HOMES  # (address, (latitude, longitude))
 SEED_ORDERS = [
     ("1", "alice", [("bananas", 2), ("whole-milk", 1), ("sourdough-loaf", 1)], HOME_A, 165, "ravi", "delivered", 2, 11),
     ("2", "bob", [("cola", 2)], HOME_B, 150, None, "cancelled", 0, 0),
@@ -197,9 +209,19 @@ def _seed_orders(users) -> int:
         return 0
     by_slug = {p.slug: p for p in Product.objects.all()}
     now = timezone.now()
-    for key, customer, items, address, ago, rider, outcome, to_accept, to_deliver in SEED_ORDERS:
+    for key, customer, items, (
+        address,
+        (latitude, longitude),
+    ), ago, rider, outcome, to_accept, to_deliver in SEED_ORDERS:
         lines = [(by_slug[slug].pk, qty) for slug, qty in items]
-        order, _ = place_order(customer=users[customer], lines=lines, address=address, idempotency_key=f"seed-{key}")
+        order, _ = place_order(
+            customer=users[customer],
+            lines=lines,
+            address=address,
+            idempotency_key=f"seed-{key}",
+            latitude=latitude,
+            longitude=longitude,
+        )
         if outcome == "cancelled":
             cancel_order(actor=users[customer], order_ref=order.ref, reason="Ordered by mistake.")
         elif rider:

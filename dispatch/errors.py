@@ -24,3 +24,10 @@ class WrongDeliveryCode(DomainError):
 class DeliveryCodeLocked(Conflict):
     code = "delivery_code_locked"
     default_message = "Too many wrong codes: the delivery code is locked. Ask support to reset it."
+
+
+class NotOnDelivery(Conflict):
+    """A position from a partner who is offline or has no active order: never stored."""
+
+    code = "not_on_delivery"
+    default_message = "Your location is only shared while you are online with an active order."

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from dispatch import selectors
 from dispatch.chart import orders_chart
+from orders.geo import map_config
 from orders.models import Order
 from orders.signals import NEW_ORDER
 
@@ -93,6 +94,11 @@ def customer_row_html(order) -> str:
     return oob(render_partial("orders/list.html#order-row", {"order": order, "user": order.customer}))
 
 
+def rider_html(order, rider, eta) -> str:
+    """The rider's position and ETA on the customer's order page (its map follows it)."""
+    return oob(render_partial("orders/detail.html#rider", {"order": order, "rider": rider, "eta": eta}))
+
+
 def customer_html(order) -> list[str]:
     """Two websocket messages: the status section, and the list row (a <tr>) on its own."""
     return [customer_status_html(order), customer_row_html(order)]
@@ -125,6 +131,7 @@ def dashboard_context(*, status_filter=selectors.ALL, now=None) -> dict:
         "filters": selectors.filter_choices(),
         "chart": orders_chart(now=now),
         "promise": selectors.promise_minutes(),
+        "map": map_config(),
     }
 
 
@@ -163,6 +170,16 @@ def admin_event_html(event, order) -> str:
 
 def _chart_html(now) -> str:
     return oob(render_partial(f"{DASHBOARD}#chart", {"chart": orders_chart(now=now)}))
+
+
+def admin_rider_html(partner_id, name, rider, refs) -> str:
+    """One partner's marker on the dashboard map: replaced if shown, else added."""
+    context = {"partner_id": partner_id, "name": name, "rider": rider, "refs": refs}
+    marker = render_partial(f"{DASHBOARD}#map-partner", context)
+    return (
+        f'<div id="map-partner-{partner_id}" hx-swap-oob="delete"></div>'
+        f'<div hx-swap-oob="beforeend:#map-partners">{marker}</div>'
+    )
 
 
 def admin_partner_html() -> str:

@@ -11,6 +11,7 @@ is the truth; clients catch up from the snapshot they get when they reconnect.
 """
 
 import asyncio
+import json
 import logging
 
 from asgiref.sync import async_to_sync
@@ -20,6 +21,7 @@ from django.db import transaction
 from accounts.models import User
 from accounts.selectors import is_partner_online
 from dispatch import audiences, fragments, payloads
+from orders.geo import order_eta
 from orders.models import Order
 from orders.selectors import order_with_details
 from orders.signals import NEW_ORDER, ORDER_ACCEPTED, ORDER_STATUS_UPDATE
@@ -133,3 +135,55 @@ def publish_partner(partner) -> None:
     }
     admins = {**message, "html": fragments.admin_partner_html()}
     send([(audiences.partner_group(partner), message), (audiences.ADMINS_GROUP, admins)])
+
+
+def publish_location(position) -> None:
+    """A partner's new position (``dispatch.location``): to the customer of each of their
+    active orders, that order's ref and ETA; to admins, the partner with their orders
+    (coalesced per admin socket: ``dispatch.consumers``). Nobody else: not the board,
+    not other partners, not other customers."""
+    try:
+        messages = location_messages(position)
+    except Exception:
+        logger.exception("could not build the location event of partner %s", position.partner.pk)
+        return
+    send(messages)
+
+
+def location_messages(position) -> list[tuple[str, dict]]:
+    at = position.at.isoformat()
+    rider = {"lat": position.latitude, "lng": position.longitude, "at": position.at}
+    partner_id = audiences.user_id(position.partner)
+    base = {"type": audiences.LOCATION_MESSAGE, "event": audiences.RIDER_LOCATION, "partner_id": partner_id}
+    messages = []
+    etas = {}
+    for order in position.orders:
+        eta = etas[order.ref] = order_eta(order, rider)
+        frame = {"event": audiences.RIDER_LOCATION, "ref": order.ref, "lat": rider["lat"], "lng": rider["lng"]}
+        frame.update(at=at, eta_minutes=eta)
+        messages.append(
+            (
+                audiences.customer_group(order.customer_id),
+                {
+                    **base,
+                    "ref": order.ref,
+                    "version": order.version,
+                    "html": fragments.rider_html(order, rider, eta),
+                    "json": json.dumps(frame),
+                },
+            )
+        )
+    name = getattr(getattr(position.partner, "partner_profile", None), "display_name", "") or (
+        position.partner.display_name
+    )
+    admin_frame = {
+        "event": audiences.RIDER_LOCATION,
+        "partner": {"id": partner_id, "name": name},
+        "lat": rider["lat"],
+        "lng": rider["lng"],
+        "at": at,
+        "orders": [{"ref": ref, "eta_minutes": eta} for ref, eta in etas.items()],
+    }
+    admin_html = fragments.admin_rider_html(partner_id, name, rider, list(etas))
+    messages.append((audiences.ADMINS_GROUP, {**base, "html": admin_html, "json": json.dumps(admin_frame)}))
+    return messages

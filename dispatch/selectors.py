@@ -159,6 +159,17 @@ class PartnerRow:
     online: bool
     active: list = field(default_factory=list)  # their active orders
     delivered_today: int = 0
+    position: dict | None = None  # {lat, lng, at}: their last shared position, while online
+
+    @property
+    def refs(self) -> list[str]:
+        return [order.ref for order in self.active]
+
+
+def _position(profile) -> dict | None:
+    if profile is None or not profile.online or profile.located_at is None or profile.latitude is None:
+        return None
+    return {"lat": profile.latitude, "lng": profile.longitude, "at": profile.located_at}
 
 
 def partners_overview(*, now=None) -> list[PartnerRow]:
@@ -187,6 +198,7 @@ def partners_overview(*, now=None) -> list[PartnerRow]:
                 online=bool(profile and profile.online),
                 active=partner.active_deliveries,
                 delivered_today=delivered.get(partner.pk, 0),
+                position=_position(profile),
             )
         )
     rows.sort(key=lambda row: (not row.online, not row.active, row.name.lower(), row.username))

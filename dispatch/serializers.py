@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from orders.models import Order
+from orders.serializers import StrictFloatField, latitude_field, longitude_field
 from quickcommerce.api import StrictBooleanField, StrictCharField
 
 
@@ -41,3 +42,16 @@ class PartnerOverviewSerializer(serializers.Serializer):
 
     def get_active_orders(self, row) -> list[str]:
         return [order.ref for order in row.active]
+
+
+class LocationInputSerializer(serializers.Serializer):
+    """A partner's position (JSON numbers only). The websocket's ``{"type": "location"}``
+    frame has the same fields."""
+
+    lat = latitude_field()
+    lng = longitude_field()
+    accuracy = StrictFloatField(required=False, allow_null=True, min_value=0, help_text="Metres (checked, not stored).")
+    heading = StrictFloatField(
+        required=False, allow_null=True, min_value=0, max_value=360, help_text="Degrees (checked, not stored)."
+    )
+    speed = StrictFloatField(required=False, allow_null=True, min_value=0, help_text="m/s (checked, not stored).")

@@ -47,7 +47,9 @@ def set_availability(*, partner: User, online: bool) -> PartnerProfile:
     _require(partner, User.Role.PARTNER, "Only delivery partners have an availability.")
     profile = partner_profile(partner)
     if profile.online != online:
-        PartnerProfile.objects.filter(pk=profile.pk).update(online=online, updated_at=timezone.now())
+        # Going offline forgets the last position: an offline partner is never located.
+        forget = {} if online else {"latitude": None, "longitude": None, "located_at": None}
+        PartnerProfile.objects.filter(pk=profile.pk).update(online=online, updated_at=timezone.now(), **forget)
         profile.online = online
         publish.partner_after_commit(partner)
     return profile

@@ -206,6 +206,8 @@ class OrderListCreateApi(ThrottleMessageMixin, APIView):
             note=data["note"],
             area=data["area"],
             idempotency_key=request.headers.get("Idempotency-Key"),
+            latitude=data["latitude"],
+            longitude=data["longitude"],
         )
         return order_response(
             order, request.user, status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK

@@ -47,3 +47,19 @@ class StockChanged(Conflict):
         self.product = product
         self.current = current
         super().__init__(f"Orders changed the stock meanwhile: it is {current} now, not {shown}. Check and save again.")
+
+
+class BadPosition(DomainError):
+    code = "bad_position"
+    default_message = "A position needs a latitude from -90 to 90 and a longitude from -180 to 180."
+
+
+class OutsideServiceArea(DomainError):
+    code = "outside_service_area"
+
+    def __init__(self, distance_km, radius_km):
+        self.distance_km = distance_km
+        super().__init__(
+            f"Sorry, we don't deliver there yet: that point is {distance_km:.1f} km from our store; "
+            f"we deliver within {radius_km:g} km."
+        )

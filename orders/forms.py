@@ -73,6 +73,13 @@ class CheckoutForm(forms.Form):
         max_length=MAX_NOTE,
         widget=forms.TextInput(attrs={"placeholder": "e.g. ring twice, leave at the door"}),
     )
+    # The drop-off pin (static/js/maps.js sets them; optional: without JavaScript the address is enough).
+    latitude = forms.FloatField(
+        required=False, min_value=-90, max_value=90, widget=forms.HiddenInput(attrs={"data-pin": "latitude"})
+    )
+    longitude = forms.FloatField(
+        required=False, min_value=-180, max_value=180, widget=forms.HiddenInput(attrs={"data-pin": "longitude"})
+    )
     # A fresh key each time the form is rendered: submitting the same form twice
     # (double click, retry, back button) returns the first order instead of a second.
     idempotency_key = forms.UUIDField(

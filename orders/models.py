@@ -110,6 +110,10 @@ class Order(models.Model):
     total = models.DecimalField(max_digits=10, decimal_places=2)
     item_count = models.PositiveIntegerField(default=0)
     address = models.TextField()
+    # The drop-off point (optional: API clients may send only the address); within
+    # SERVICE_RADIUS_KM of the store (orders.geo).
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
     area = models.CharField(max_length=60)
     note = models.CharField(max_length=300, blank=True)
     idempotency_key = models.CharField(max_length=64)
@@ -184,6 +188,26 @@ class OrderEvent(models.Model):
     def __str__(self):
         return f"{self.order_id}: {self.status} v{self.version}"
 
+
+class TrailPoint(models.Model):
+    """Where the order's partner was while it was active (dispatch.location): the line
+    on the customer's map. At most TRAIL_POINTS per order; deleted after
+    LOCATION_RETENTION_HOURS by ``manage.py purge_locations``."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="trail")
+    latitude = models.FloatField()
+    longitude = models.FloatField()
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["order", "at"], name="trail_order_at")]
+
+    def __str__(self):
+        return f"{self.order_id}: {self.latitude:.5f},{self.longitude:.5f} at {self.at:%H:%M:%S}"
+
+
+TRAIL_POINTS = 200
 
 FINAL_STATUSES = frozenset({Order.Status.DELIVERED, Order.Status.CANCELLED})
 ACTIVE_STATUSES = frozenset({Order.Status.ACCEPTED, Order.Status.PICKED_UP, Order.Status.OUT_FOR_DELIVERY})

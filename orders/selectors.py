@@ -13,13 +13,15 @@ from orders.models import ACTIVE_STATUSES, FINAL_STATUSES, Category, Order, Orde
 
 NEWEST_FIRST = ("-created_at", "-pk")
 OLDEST_FIRST = ("created_at", "pk")
+# An order's people, in the same query: the partner's profile holds their last position (the ETA).
+WITH_PARTIES = ("customer", "partner", "partner__partner_profile")
 
 
 def orders_visible_to(user):
     """Customers: their own orders. Partners: the ones assigned to them, and, while
     online, the unassigned placed orders (only online partners see the board). Admins:
     all. Anyone else: none."""
-    orders = Order.objects.select_related("customer", "partner")
+    orders = Order.objects.select_related(*WITH_PARTIES)
     if not user or not user.is_authenticated:
         return orders.none()
     if user.role == User.Role.ADMIN:
@@ -59,7 +61,7 @@ def with_details(orders):
 
 def order_with_details(pk) -> Order | None:
     """One order as every screen shows it: customer, partner, items and timeline."""
-    return with_details(Order.objects.select_related("customer", "partner")).filter(pk=pk).first()
+    return with_details(Order.objects.select_related(*WITH_PARTIES)).filter(pk=pk).first()
 
 
 def available_orders():
@@ -78,9 +80,7 @@ def active_orders_of(partner):
 
 def open_orders():
     """Orders not yet delivered or cancelled, newest first."""
-    return (
-        Order.objects.exclude(status__in=FINAL_STATUSES).select_related("customer", "partner").order_by(*NEWEST_FIRST)
-    )
+    return Order.objects.exclude(status__in=FINAL_STATUSES).select_related(*WITH_PARTIES).order_by(*NEWEST_FIRST)
 
 
 def catalog_products(*, search="", category_slug=""):

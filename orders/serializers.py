@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
+from orders.geo import order_eta, rider_of
 from orders.models import (
     ACTIVE_STATUSES,
     AREA_MAX_LENGTH,
@@ -95,6 +96,23 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class StrictFloatField(serializers.FloatField):
+    """A JSON number only: no strings, no booleans (DRF's FloatField takes "1.5" and true)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def latitude_field(**kwargs):
+    return StrictFloatField(min_value=-90, max_value=90, **kwargs)
+
+
+def longitude_field(**kwargs):
+    return StrictFloatField(min_value=-180, max_value=180, **kwargs)
+
+
 class OrderLineInputSerializer(serializers.Serializer):
     product = ProductIdField()
     quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY)
@@ -114,6 +132,14 @@ class PlaceOrderInputSerializer(serializers.Serializer):
         help_text="Your neighbourhood, shown to riders before one accepts (no numbers or names). "
         "Empty: the last part of the address that has no digits.",
     )
+    latitude = latitude_field(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The drop-off point (optional; with longitude). Farther than SERVICE_RADIUS_KM from the "
+        "store: 400 outside_service_area, nothing taken.",
+    )
+    longitude = longitude_field(required=False, allow_null=True, default=None)
 
 
 # --- order output -------------------------------------------------------------------
@@ -183,9 +209,37 @@ class OrderSerializer(serializers.Serializer):
     delivery_code = serializers.CharField(
         required=False, help_text="Only for the customer and admins, from acceptance until the order is closed."
     )
+    latitude = serializers.FloatField(
+        required=False, allow_null=True, help_text="The drop-off point; with the address, for the same viewers."
+    )
+    longitude = serializers.FloatField(required=False, allow_null=True)
+    rider_location = serializers.SerializerMethodField(
+        help_text="The rider's last shared position {lat, lng, at} while the order is active; null otherwise. "
+        "Only for the customer, the assigned partner, admins."
+    )
+    eta_minutes = serializers.SerializerMethodField(
+        help_text="Minutes until the drop-off, estimated from the rider's last position (docs/live-updates.md); "
+        "null without a position or a drop-off point. Same viewers as rider_location."
+    )
 
-    # The note can hold a gate code or a flat number: it travels with the address.
-    PRIVATE_FIELDS = ("address", "customer", "note")
+    # The note can hold a gate code or a flat number: it travels with the address; so do
+    # the drop-off point and the rider's position.
+    PRIVATE_FIELDS = ("address", "customer", "note", "latitude", "longitude", "rider_location", "eta_minutes")
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "properties": {"lat": {"type": "number"}, "lng": {"type": "number"}, "at": {"type": "string"}},
+        }
+    )
+    def get_rider_location(self, order):
+        rider = rider_of(order)
+        return None if rider is None else {**rider, "at": rider["at"].isoformat()}
+
+    @extend_schema_field({"type": "integer", "nullable": True})
+    def get_eta_minutes(self, order):
+        return order_eta(order)
 
     def to_representation(self, order):
         data = super().to_representation(order)

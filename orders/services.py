@@ -27,6 +27,7 @@ from orders.errors import (
     OutOfStock,
     StockChanged,
 )
+from orders.geo import drop_off
 from orders.models import (
     AREA_MAX_LENGTH,
     MAX_ADDRESS,
@@ -123,9 +124,14 @@ def place_order(
     note: str = "",
     area: str = "",
     idempotency_key: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
 ) -> tuple[Order, bool]:
     """Place an order. Returns ``(order, created)``; ``created`` is False when the
     idempotency key was used before, and the first order is returned unchanged.
+
+    ``latitude``/``longitude``: the drop-off point (optional, both or neither); outside
+    the service area it is refused (``OutsideServiceArea``) before any stock is taken.
 
     ``area`` is what every partner sees before one accepts: the customer's own choice
     when given (checked by ``is_public_area``), else derived from the address."""
@@ -155,6 +161,7 @@ def place_order(
             f"(at most {AREA_MAX_LENGTH} characters)."
         )
     area = area or area_of(address)
+    point = drop_off(latitude, longitude)
 
     wanted = normalise_lines(lines)
     products = Product.objects.in_bulk(list(wanted))
@@ -167,7 +174,7 @@ def place_order(
 
     taken = _take_stock(wanted)
     try:
-        order = _create_order(customer, products, wanted, address, area, note, key)
+        order = _create_order(customer, products, wanted, address, area, note, key, point)
     except IntegrityError:
         _give_back(taken)
         existing = Order.objects.filter(customer=customer, idempotency_key=key).first()
@@ -185,7 +192,7 @@ def delivery_fee_for(subtotal: Decimal) -> Decimal:
     return Decimal("0.00") if subtotal >= FREE_DELIVERY_FROM else DELIVERY_FEE
 
 
-def _create_order(customer, products, wanted, address, area, note, key):
+def _create_order(customer, products, wanted, address, area, note, key, point):
     items = []
     subtotal = Decimal("0.00")
     for pk, quantity in wanted.items():
@@ -206,6 +213,8 @@ def _create_order(customer, products, wanted, address, area, note, key):
             total=subtotal + fee,
             item_count=sum(wanted.values()),
             address=address,
+            latitude=point[0] if point else None,
+            longitude=point[1] if point else None,
             area=area,
             note=note,
             idempotency_key=key,

@@ -22,8 +22,9 @@ from accounts.models import User
 from accounts.permissions import has_role, role_required
 from accounts.throttles import OrderThrottle, check_page_throttles
 from orders.cart import Cart
-from orders.errors import OrderNotFound
+from orders.errors import BadPosition, OrderNotFound, OutsideServiceArea
 from orders.forms import CartProductForm, CartQuantityForm, CatalogFilterForm, CheckoutForm
+from orders.geo import map_config, trail_json
 from orders.models import MAX_QUANTITY
 from orders.selectors import catalog_products, categories, order_list_for, orders_visible_to, with_details
 from orders.services import cancel_order, place_order
@@ -252,7 +253,12 @@ def checkout(request):
                     note=data["note"],
                     area=data["area"],
                     idempotency_key=str(data["idempotency_key"]),
+                    latitude=data["latitude"],
+                    longitude=data["longitude"],
                 )
+            except (BadPosition, OutsideServiceArea) as exc:
+                form.add_error(None, str(exc))  # shown at the top of the form, next to the map
+                status = exc.status_code
             except DomainError as exc:
                 if cart.is_empty:
                     return _empty_cart(request)
@@ -267,11 +273,14 @@ def checkout(request):
         else:
             status = 400
     else:
-        last_address = order_list_for(request.user).values_list("address", flat=True).first()
-        form = CheckoutForm(initial={"address": last_address or ""})
+        address, latitude, longitude = order_list_for(request.user).values_list(
+            "address", "latitude", "longitude"
+        ).first() or ("", None, None)
+        form = CheckoutForm(initial={"address": address, "latitude": latitude, "longitude": longitude})
     if cart.is_empty:
         return _empty_cart(request)
-    response = render(request, "orders/checkout.html", {"form": form, "summary": cart.summary()}, status=status)
+    context = {"form": form, "summary": cart.summary(), "map": map_config()}
+    response = render(request, "orders/checkout.html", context, status=status)
     if limited:
         response["Retry-After"] = str(limited[1])
     return response
@@ -301,7 +310,8 @@ def _order_for(request, ref):
 @customer_required
 @require_GET
 def order_detail(request, ref):
-    return render(request, "orders/detail.html", {"order": _order_for(request, ref)})
+    order = _order_for(request, ref)
+    return render(request, "orders/detail.html", {"order": order, "map": map_config(), "trail": trail_json(order)})
 
 
 @customer_required

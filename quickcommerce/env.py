@@ -7,17 +7,19 @@ cannot do, and this subclass adds:
 - ``DEBUG=maybe`` is an error (environ reads it as False);
 - a value that does not cast (``PORT=eighty``) names its variable (environ lets a
   bare ValueError through);
-- bounds: ``env.int(..., minimum=, maximum=)``;
+- bounds: ``env.int(..., minimum=, maximum=)``, ``env.float(...)`` likewise (finite only);
 - blank is unset (``SECRET_KEY=`` as ``.env.example`` leaves it; environ returns "");
 - ``$NAME`` refers to another variable (environ's proxy values): an unset one is an
   error, not a silent fall back to the default; ``\\$`` is a literal ``$``.
 """
 
+import math
+
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
 _BOOLEANS = {"1", "true", "yes", "on", "0", "false", "no", "off"}
-_EXPECTED = {bool: "true or false", int: "a whole number"}
+_EXPECTED = {bool: "true or false", int: "a whole number", float: "a number"}
 
 
 def _expected(cast) -> str:
@@ -70,3 +72,13 @@ class Env(environ.Env):
             raise ImproperlyConfigured(
                 f"{var} must look like smtp://user:password@host:587, smtp+tls://..., or consolemail://, got {raw!r}"
             ) from None
+
+    def float(self, var, default=environ.Env.NOTSET, *, minimum=None, maximum=None):
+        number = super().float(var, default=default)
+        if not math.isfinite(number):
+            raise ImproperlyConfigured(f"{var} must be a finite number, got {number}")
+        if minimum is not None and number < minimum:
+            raise ImproperlyConfigured(f"{var} must be at least {minimum}, got {number}")
+        if maximum is not None and number > maximum:
+            raise ImproperlyConfigured(f"{var} must be at most {maximum}, got {number}")
+        return number

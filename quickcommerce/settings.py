@@ -44,6 +44,18 @@ def env_url(name, schemes):
     return value
 
 
+def map_tile_sources(url):
+    """The CSP img-src source for a tile URL template: its scheme and host (a ``{s}``
+    subdomain becomes ``*.``); none for a same-origin path."""
+    if "://" not in url:
+        return []
+    scheme, rest = url.split("://", 1)
+    host = rest.split("/", 1)[0].replace("{s}.", "*.")
+    if not host or "{" in host or scheme not in {"http", "https"}:
+        raise ImproperlyConfigured(f"MAP_TILE_URL must be an http(s) URL with a fixed host, got {url!r}")
+    return [f"{scheme}://{host}"]
+
+
 DEV_SECRET_KEY = "django-insecure-quickcommerce-development-only-never-in-production"  # noqa: S105
 
 DEBUG = env.bool("DEBUG", True)
@@ -69,6 +81,26 @@ for _origin in CSRF_TRUSTED_ORIGINS:
 PORT = env.int("PORT", 8000, minimum=1, maximum=65535)
 DELIVERY_PROMISE_MINUTES = env.int("DELIVERY_PROMISE_MINUTES", 10, minimum=1)
 PARTNER_MAX_ACTIVE_ORDERS = env.int("PARTNER_MAX_ACTIVE_ORDERS", 1, minimum=1)
+
+# --- Places, positions and the map (README "Maps and rider location") --------
+# The (dark) store every order leaves from; the demo city by default (Paris, 9th).
+STORE_NAME = env.str("STORE_NAME", "quickcommerce store")
+STORE_LATITUDE = env.float("STORE_LATITUDE", 48.8757, minimum=-90, maximum=90)
+STORE_LONGITUDE = env.float("STORE_LONGITUDE", 2.3376, minimum=-180, maximum=180)
+# Drop-offs farther than this (straight line) are refused at checkout and in the API.
+SERVICE_RADIUS_KM = env.float("SERVICE_RADIUS_KM", 5.0, minimum=0.1)
+# ETA = distance / RIDER_SPEED_KMH + ETA_HANDOVER_MINUTES, rounded up (docs/live-updates.md).
+RIDER_SPEED_KMH = env.float("RIDER_SPEED_KMH", 20.0, minimum=1)
+ETA_HANDOVER_MINUTES = env.int("ETA_HANDOVER_MINUTES", 2, minimum=0)
+# A partner's position is taken at most once per this many seconds; extra updates are dropped.
+LOCATION_MIN_INTERVAL_SECONDS = env.int("LOCATION_MIN_INTERVAL_SECONDS", 3, minimum=0)
+# Trails older than this are deleted by `manage.py purge_locations` (run it from cron).
+LOCATION_RETENTION_HOURS = env.int("LOCATION_RETENTION_HOURS", 24, minimum=1)
+# Map tiles; {s}, {z}, {x}, {y} as Leaflet reads them. Its origin is added to img-src below.
+MAP_TILE_URL = env.str("MAP_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = env.str(
+    "MAP_TILE_ATTRIBUTION", '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
 
 # --- Stores -----------------------------------------------------------------
 MONGO_URI = env_url("MONGO_URI", ["mongodb", "mongodb+srv"])
@@ -225,7 +257,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
-        "img-src": [SELF, "data:"],
+        "img-src": [SELF, "data:", *map_tile_sources(MAP_TILE_URL)],
         "font-src": [SELF],
         "connect-src": [SELF],
         "form-action": [SELF],

@@ -129,7 +129,8 @@ def test_partials_are_the_markup_of_the_full_page(partner_client, place, online_
     assertInHTML(without_csrf(card_of(fragment_html, waiting)), page_html, count=1)
     # And the active orders the board shows are what the partial renders.
     active = render_to_string(
-        "dispatch/board.html#active-orders", {"active": selectors.board_active_orders(online_partner)}
+        "dispatch/board.html#active-orders",
+        {"active": selectors.board_active_orders(online_partner), "online": True},  # as fragments.partner_html
     )
     assertInHTML(without_csrf(active), page_html, count=1)
 

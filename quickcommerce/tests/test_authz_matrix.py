@@ -106,6 +106,8 @@ CASES = [
     ("api-order-status", "post", "unknown", {"status": "picked_up"}, by_role(anon=LOGIN, customer=DENY, partner=HIDDEN, admin=DENY)),
     ("api-partners", "get", None, None, by_role(anon=LOGIN, customer=DENY, partner=DENY, admin=OK)),
     ("api-partner-availability", "post", None, {"online": True}, by_role(anon=LOGIN, customer=DENY, partner=OK, admin=DENY)),
+    # a position: p1 (with an active order) 204, p2 (none) 409: both past the role check
+    ("api-partner-location", "post", None, {"lat": 48.88, "lng": 2.34}, by_role(anon=LOGIN, customer=DENY, partner=OK, admin=DENY)),
 ]  # fmt: skip
 
 

@@ -27,6 +27,11 @@ PROD_SECRET = "x" * 20 + "-production-secret-with-enough-entropy-0123456789"
         ({"SITE_URL": "shop.example.com"}, "SITE_URL must start with http://, https://"),
         ({"EMAIL_RETRY_DELAYS": "10,soon"}, "EMAIL_RETRY_DELAYS must be a comma-separated list of whole numbers"),
         ({"EMAIL_TIMEOUT": "0"}, "EMAIL_TIMEOUT must be at least 1"),
+        ({"STORE_LATITUDE": "north"}, "STORE_LATITUDE must be a number"),
+        ({"STORE_LATITUDE": "91"}, "STORE_LATITUDE must be at most 90"),
+        ({"STORE_LONGITUDE": "nan"}, "STORE_LONGITUDE must be a number"),
+        ({"SERVICE_RADIUS_KM": "0"}, "SERVICE_RADIUS_KM must be at least 0.1"),
+        ({"MAP_TILE_URL": "https://{s}{z}/{x}/{y}.png"}, "MAP_TILE_URL must be an http(s) URL with a fixed host"),
         # django-environ reads "$NAME" as another variable's value; an unset one must not
         # silently become the default (a random secret may start with "$": write "\$").
         ({"SECRET_KEY": "$QC_NOT_SET_ANYWHERE"}, "SECRET_KEY refers to $QC_NOT_SET_ANYWHERE, which is not set"),
