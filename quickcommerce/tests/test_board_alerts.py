@@ -104,20 +104,20 @@ def test_a_new_order_sounds_vibrates_counts_in_the_title_and_notifies_in_the_bac
 
 def test_no_alert_for_a_partner_who_cannot_take_the_order(new_context):
     sam = board_page(new_context, "sam")  # online, free: the witness
-    ravi = board_page(new_context, "ravi")  # online, but at capacity (the seed's delivery in progress)
+    noor = board_page(new_context, "noor")  # online, but at capacity (the seed's delivery in progress)
     priya = board_page(new_context, "priya", go_online=False)  # offline
-    expect(ravi.locator("#capacity-note")).to_be_visible()
-    for page in (sam, ravi, priya):
+    expect(noor.locator("#capacity-note")).to_be_visible()
+    for page in (sam, noor, priya):
         page.evaluate("window.__away = true")
 
     customer = login(new_context(), "alice")
     ref = place_quick_order(customer)
     expect(sam.locator(f"#available-{ref}")).to_be_visible()
     expect(sam).to_have_title("(1) New orders · quickcommerce")
-    # ravi sees the card (without its Accept button) but gets no alert; priya sees nothing.
-    expect(ravi.locator(f"#available-{ref}")).to_be_attached()
-    expect(ravi.locator(f"#available-{ref} form")).to_be_hidden()
-    for page in (ravi, priya):
+    # noor sees the card (without its Accept button) but gets no alert; priya sees nothing.
+    expect(noor.locator(f"#available-{ref}")).to_be_attached()
+    expect(noor.locator(f"#available-{ref} form")).to_be_hidden()
+    for page in (noor, priya):
         page.wait_for_timeout(500)  # a live frame that would alert has reached sam already
         assert page.evaluate("window.__alerts") == []
         assert page.evaluate("window.__notifications.length") == 0
