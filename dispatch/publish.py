@@ -6,16 +6,28 @@ message carries both forms of the event, made once per audience: ``html``
 (``dispatch.fragments``) for browser pages and ``json`` (``dispatch.payloads``) for API
 clients; the consumer forwards the one its socket wants.
 
+Under the server (``quickcommerce.asgi`` hands its event loop to ``serve_on``), the
+request does only what must happen at the commit: it reads the order as committed and
+puts it on this process's ``Publisher`` queue; a worker thread of its own builds the
+messages (the fragments and payloads, with their queries) and the event loop sends
+them, in commit order, while the request answers. Sync views all share one thread, so
+building every audience's messages there made every request wait for it, and waiting
+for the send there made the request wait for the event loop, busy writing the previous
+event to every socket (docs/benchmarks.md, "profile"). Elsewhere (a management command,
+the in-process tests) ``publish`` builds and sends at once, as before.
+
 A failed publish (Redis down) is logged and swallowed: the write already happened and
 is the truth; clients catch up from the snapshot they get when they reconnect.
 """
 
 import asyncio
 import logging
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import close_old_connections, transaction
 
 from accounts.models import User
 from accounts.selectors import is_partner_online
@@ -29,21 +41,27 @@ logger = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_SECONDS = 2.0
 
 
-def send(messages) -> None:
-    """Send ``[(group, message), ...]``; log and swallow failures (never a 500)."""
+async def send_now(messages, *, sent=None) -> None:
+    """Send ``[(group, message), ...]`` in order (on the event loop); log and swallow
+    failures. ``sent`` (a list) records the messages that went out, one by one."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not messages:
         return
-
-    async def send_all():
-        async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
-            for group, message in messages:
-                await layer.group_send(group, message)
-
     try:
-        async_to_sync(send_all)()
+        async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
+            for item in messages[len(sent) if sent is not None else 0 :]:
+                await layer.group_send(*item)
+                if sent is not None:
+                    sent.append(item)
     except Exception:
         logger.exception("publish failed for groups %s", [group for group, _ in messages])
+
+
+def send(messages) -> None:
+    """Send ``[(group, message), ...]`` from sync code; log and swallow failures (never a 500)."""
+    if get_channel_layer() is None:
+        return
+    async_to_sync(send_now)(messages)
 
 
 def on_order_changed(sender, *, event, order, previous_partner_id=None, **kwargs) -> None:
@@ -52,21 +70,40 @@ def on_order_changed(sender, *, event, order, previous_partner_id=None, **kwargs
 
 
 def publish(event: str, order, *, previous_partner_id=None) -> None:
-    """Tell every audience about ``event`` on ``order`` (call after commit)."""
+    """Tell every audience about ``event`` on ``order`` (call after commit). Reads the
+    order as committed now; the messages are built and sent by this process's
+    ``Publisher`` when the server runs one, else here and now."""
     try:
-        messages = order_messages(event, order, previous_partner_id)
+        order = order_with_details(order.pk)
     except Exception:
-        # Never let a live update break the request that made the change.
-        logger.exception("could not build the live event %s for order %s", event, getattr(order, "ref", order))
+        logger.exception("could not read order %s for the live event %s", getattr(order, "ref", order), event)
         return
-    send(messages)
-
-
-def order_messages(event, order, previous_partner_id=None) -> list[tuple[str, dict]]:
-    """``[(group, message), ...]`` for ``event`` on ``order``, each audience seeing what it may."""
-    order = order_with_details(order.pk)
     if order is None:
-        return []
+        return
+    publisher = Publisher.current()
+    if publisher is not None:
+        publisher.submit(event, order, previous_partner_id)
+        return
+    send(build_messages([(event, order, previous_partner_id)]))
+
+
+def build_messages(changes) -> list[tuple[str, dict]]:
+    """``[(group, message), ...]`` for ``[(event, order, previous_partner_id), ...]`` (orders
+    with details, as committed), in order. The admins' counts, partners and timing blocks
+    describe the store, not one order: rendered once, with the last admin message."""
+    messages = []
+    for i, (event, order, previous_partner_id) in enumerate(changes):
+        try:
+            messages += order_messages(event, order, previous_partner_id, admin_blocks=i == len(changes) - 1)
+        except Exception:
+            # Never let a live update break the request that made the change, or the others.
+            logger.exception("could not build the live event %s for order %s", event, getattr(order, "ref", order))
+    return messages
+
+
+def order_messages(event, order, previous_partner_id=None, *, admin_blocks=True) -> list[tuple[str, dict]]:
+    """``[(group, message), ...]`` for ``event`` on ``order`` (with details:
+    ``orders.selectors.order_with_details``), each audience seeing what it may."""
     base = {"type": audiences.ORDER_MESSAGE, "event": event, "ref": order.ref, "version": order.version}
     messages = []
     # Partners: only when the board changes (an order appears or leaves it).
@@ -101,12 +138,93 @@ def order_messages(event, order, previous_partner_id=None) -> list[tuple[str, di
             audiences.ADMINS_GROUP,
             {
                 **base,
-                "html": fragments.admin_event_html(event, order),
+                "html": fragments.admin_event_html(event, order, live_blocks=admin_blocks),
                 "json": payloads.order_json_text(event, order, admin),
             },
         )
     )
     return messages
+
+
+class Publisher:
+    """One per server process (per event loop): the live messages of committed changes,
+    built on a worker thread of their own and sent from the loop, in commit order.
+
+    ``submit`` (from the request's thread) only queues. The loop's task takes everything
+    queued, has the worker build it in one go (``build_messages``: under load the admins'
+    blocks are rendered once for several changes), and sends it. When the server stops,
+    the task is cancelled: it still sends what was queued before it ends, so a change
+    committed before the stop is announced."""
+
+    _current: "Publisher | None" = None
+    _by_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Publisher]" = weakref.WeakKeyDictionary()
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-publish")
+        self.task = loop.create_task(self._run(), name="live-publish")
+
+    @classmethod
+    def serve_on(cls, loop: asyncio.AbstractEventLoop) -> "Publisher":
+        """Publish from ``loop`` from now on (call on that loop: ``quickcommerce.asgi``)."""
+        publisher = cls._by_loop.get(loop)
+        if publisher is None:
+            publisher = cls._by_loop[loop] = cls(loop)
+        cls._current = publisher
+        return publisher
+
+    @classmethod
+    def current(cls) -> "Publisher | None":
+        """The server's publisher, if its loop runs and this is not the loop's own thread."""
+        publisher = cls._current
+        if publisher is None or publisher.loop.is_closed() or not publisher.loop.is_running():
+            return None
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        return None if publisher.task.done() or running is publisher.loop else publisher
+
+    def submit(self, event, order, previous_partner_id=None) -> None:
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, (event, order, previous_partner_id))
+
+    def _take_queued(self) -> list:
+        changes = []
+        while not self.queue.empty():
+            changes.append(self.queue.get_nowait())
+        return changes
+
+    async def _run(self) -> None:
+        changes, messages, sent = [], None, []
+        try:
+            while True:
+                changes = [await self.queue.get(), *self._take_queued()]
+                messages, sent = None, []
+                messages = await self.loop.run_in_executor(self.executor, self._build, changes)
+                await send_now(messages, sent=sent)
+                changes, messages = [], None
+        except asyncio.CancelledError:
+            # The server is stopping: send what is committed but not yet sent, once.
+            if messages is None:
+                changes += self._take_queued()
+                messages = await self.loop.run_in_executor(self.executor, self._build, changes) if changes else []
+            else:
+                messages += await self.loop.run_in_executor(self.executor, self._build, self._take_queued())
+            await send_now(messages, sent=sent)
+            raise
+        finally:
+            self.executor.shutdown(wait=False)
+
+    @staticmethod
+    def _build(changes) -> list[tuple[str, dict]]:
+        # This thread's database connection lives between batches; drop it when it is
+        # broken or past CONN_MAX_AGE, as Django does around each request.
+        close_old_connections()
+        try:
+            return build_messages(changes)
+        finally:
+            close_old_connections()
 
 
 def on_access_revoked(sender, *, user_id, session_key=None, **kwargs) -> None:
