@@ -241,14 +241,20 @@ def fanout_mechanisms(section: dict, versions: dict) -> list[str]:
 
 def throughput_table(section: dict) -> list[str]:
     lines = [
-        "| clients | orders/s (POST /api/orders/) | GET /api/auth/me/ req/s (baseline) | orders ÷ baseline |",
-        "|---|---|---|---|",
+        "| clients | orders/s (POST /api/orders/) | GET /api/auth/me/ req/s (baseline) | orders ÷ baseline "
+        "| order p50 (ms) | baseline p50 (ms) |",
+        "|---|---|---|---|---|---|",
     ]
     for level in section["levels"]:
         rows = section["by_level"].get(str(level), [])
         orders = [r["orders_per_s"] for r in rows]
         base = [r["baseline_per_s"] for r in rows]
-        lines.append(f"| {level} | {_mmm(orders)} | {_mmm(base)} | {_x(ratio(_median(orders), _median(base)))} |")
+        p50 = [r.get("orders_p50_ms", math.nan) for r in rows]
+        base_p50 = [r.get("baseline_p50_ms", math.nan) for r in rows]
+        lines.append(
+            f"| {level} | {_mmm(orders)} | {_mmm(base)} | {_x(ratio(_median(orders), _median(base)))} "
+            f"| {_mmm(p50)} | {_mmm(base_p50)} |"
+        )
     return lines
 
 
@@ -496,6 +502,8 @@ def render(results: dict, out_dir: Path) -> Path:
 
     lines += report_capacity.scaleout_lines(results.get("scaleout"))
     lines += report_capacity.pages_lines(results.get("pages"), out_dir)
+    lines += report_capacity.order_path_lines(results, fanout_median)
+    lines += report_capacity.profile_lines(results.get("profile"))
     lines += report_capacity.before_after_lines(results.get("fanout"), fanout_median)
     lines += report_capacity.goals_lines(results, fanout_median)
     lines += report_capacity.findings_lines(results)

@@ -2,6 +2,7 @@
 scale-out, page speed), the before/after table against the earliest published runs,
 and the goals with their verdicts."""
 
+import itertools
 import math
 from pathlib import Path
 
@@ -467,6 +468,7 @@ def goals_lines(results: dict, fanout_median) -> list[str]:
             f"{held:,} sockets held with p95 {_num(p95, 0)} ms", held >= 5000)  # fmt: skip
     else:
         row(">= 5,000 idle sockets per app process", "-", None)
+    order_path_goal_rows(results, fanout_median, row)
     lines.append("")
     return lines
 
@@ -513,3 +515,172 @@ def findings_lines(results: dict) -> list[str]:
     if not FINDINGS:
         return []
     return ["## Where the time goes (profiles)", "", *FINDINGS, ""]
+
+
+# --- the order's whole path: request, end to end, orders/s (issue 21) ---------------------------------------
+
+# The "before" of the order path's table: the same figures, measured by this harness on the
+# tree before the live messages moved off the request (commit 3d213cb), in one run of
+# `--only fanout,throughput,profile --fanout-systems pubsub,socketio --fanout-ns 10,1000`
+# on the same (shared, busy) machine on the same day. Fixed: that code is no longer in the tree.
+BEFORE_ORDER_PATH: dict = {}
+
+
+def order_path_figures(results: dict, fanout_median) -> dict:
+    """The issue-21 goal figures of this run (NaN where a section was not measured)."""
+    nan = math.nan
+    out = {"request_p50": nan, "trivial_p50": nan, "request_10": nan, "request_1000": nan}
+    out.update({"e2e_p95": nan, "socketio_p95": nan, "rates": {}})
+    throughput = results.get("throughput")
+    if throughput and "error" not in throughput:
+        first = throughput["by_level"].get("1", [])
+        out["request_p50"] = _med([r.get("orders_p50_ms", nan) for r in first])
+        out["trivial_p50"] = _med([r.get("baseline_p50_ms", nan) for r in first])
+        for level in throughput["levels"]:
+            rows = throughput["by_level"].get(str(level), [])
+            out["rates"][level] = (_med([r["orders_per_s"] for r in rows]), _med([r["baseline_per_s"] for r in rows]))
+    fanout = results.get("fanout")
+    if fanout and "error" not in fanout:
+        for n in (10, 1000):
+            data = fanout["systems"].get("pubsub", {}).get("by_n", {}).get(str(n))
+            if data:
+                out[f"request_{n}"] = _med([r["trigger_ms"] for r in data["repeats"]])
+        out["e2e_p95"] = fanout_median(fanout, "pubsub", 1000, "from_start", "p95")
+        out["socketio_p95"] = fanout_median(fanout, "socketio", 1000, "from_start", "p95")
+    return out
+
+
+def _order_path_rows(f: dict) -> list[tuple[str, str, float]]:
+    rows = [
+        ("`POST /api/orders/` p50 at 1 client (ms)", _num(f["request_p50"]), f["request_p50"]),
+        ("trivial DRF view `GET /api/auth/me/` p50 at 1 client (ms)", _num(f["trivial_p50"]), f["trivial_p50"]),
+        (
+            "... order ÷ trivial",
+            _x(ratio(f["request_p50"], f["trivial_p50"])),
+            ratio(f["request_p50"], f["trivial_p50"]),
+        ),
+        ("`POST /api/orders/` median with 10 sockets open (ms)", _num(f["request_10"]), f["request_10"]),
+        ("... with 1,000 sockets open (ms)", _num(f["request_1000"]), f["request_1000"]),
+        ("... 1,000 ÷ 10", _x(ratio(f["request_1000"], f["request_10"])), ratio(f["request_1000"], f["request_10"])),
+        (
+            "end to end at N = 1,000: request start → `new_order` at every socket, p95 (ms)",
+            _num(f["e2e_p95"]),
+            f["e2e_p95"],
+        ),
+        ("Socket.io at N = 1,000: publish → receipt, p95 (ms)", _num(f["socketio_p95"]), f["socketio_p95"]),
+        ("... ours ÷ Socket.io", _x(ratio(f["e2e_p95"], f["socketio_p95"])), ratio(f["e2e_p95"], f["socketio_p95"])),
+    ]
+    for level, (orders, base) in sorted(f["rates"].items()):
+        rows.append(
+            (
+                f"orders/s at {level} client(s) (÷ trivial view's req/s)",
+                f"{_num(orders)} ({_x(ratio(orders, base))})",
+                orders,
+            )
+        )
+    return rows
+
+
+def order_path_lines(results: dict, fanout_median) -> list[str]:
+    f = order_path_figures(results, fanout_median)
+    lines = [
+        "## 8. The order's whole path",
+        "",
+        "From just before `POST /api/orders/` to the order's `new_order` at every socket, and what "
+        "the request itself costs, gathered from sections 1 and 4 of this run (the request's own time "
+        "with N sockets open is section 1's \"request\" column; the p50s at 1 client are section 4's). "
+        "Before: the same harness on the tree before the live messages moved off the request "
+        "(`dispatch.publish.Publisher`), one run on the same machine the same day.",
+        "",
+        "| figure | before | this run |",
+        "|---|---|---|",
+    ]
+    before = {label: text for label, text, _ in _order_path_rows(BEFORE_ORDER_PATH)} if BEFORE_ORDER_PATH else {}
+    for label, text, _ in _order_path_rows(f):
+        lines.append(f"| {label} | {before.get(label, '-')} | {text} |")
+    lines.append("")
+    return lines
+
+
+def _at_most(value: float, limit: float):
+    return None if math.isnan(value) else value <= limit
+
+
+def order_path_goal_rows(results: dict, fanout_median, row) -> None:
+    f = order_path_figures(results, fanout_median)
+    r = ratio(f["request_p50"], f["trivial_p50"])
+    row(
+        "`POST /api/orders/` p50 (with its live publish) <= 2x the trivial DRF view, 1 client",
+        f"{_num(f['request_p50'])} ms vs {_num(f['trivial_p50'])} ms: {_x(r)}",
+        _at_most(r, 2),
+    )
+    r = ratio(f["request_1000"], f["request_10"])
+    row(
+        "... and <= 1.3x slower with 1,000 sockets open than with 10",
+        f"{_num(f['request_1000'])} ms vs {_num(f['request_10'])} ms: {_x(r)}",
+        _at_most(r, 1.3),
+    )
+    r = ratio(f["e2e_p95"], f["socketio_p95"])
+    row(
+        "end to end, N = 1,000 (request start → `new_order` at every socket): "
+        "p95 <= 1.5x Socket.io's publish → receipt",
+        f"{_num(f['e2e_p95'])} ms vs {_num(f['socketio_p95'])} ms: {_x(r)}",
+        _at_most(r, 1.5),
+    )
+    rates = f["rates"]
+    if not rates:
+        row("orders/s >= 0.5x the trivial view's req/s at 1, 4, 16 clients; not falling", "-", None)
+        return
+    ratios = {level: ratio(o, b) for level, (o, b) in sorted(rates.items())}
+    orders = [o for _, (o, _) in sorted(rates.items())]
+    row(
+        "orders/s on one process >= 0.5x the trivial view's req/s at 1, 4 and 16 clients",
+        ", ".join(f"{level}: {_x(x)}" for level, x in ratios.items()),
+        all(x >= 0.5 for x in ratios.values()),
+    )
+    row(
+        "... and orders/s does not fall as clients are added (each level >= 0.95x the one before: run noise)",
+        " → ".join(_num(o) for o in orders) + " orders/s",
+        all(later >= 0.95 * earlier for earlier, later in itertools.pairwise(orders)),
+    )
+
+
+# --- the profile section (bench/profile.py) ----------------------------------------------------------------
+
+PROFILE_TOP = 20
+_PROJECT = ("accounts/", "orders/", "dispatch/", "quickcommerce/")
+
+
+def profile_lines(section: dict) -> list[str]:
+    lines = ["## 9. Profile of the order path", ""]
+    if not section or "error" in section:
+        return [*lines, *not_run(section)]
+    samples = section["samples"] or 1
+    lines += header(section)
+    lines += [
+        f"py-spy (`py-spy record --rate {section['rate']} --format raw`, bench/profile.py) on the app "
+        f"server while it holds {section['sockets']:,} sockets of one online partner (the Node client) "
+        f"and {section['orders']} orders are placed one at a time through `POST /api/orders/`, then "
+        f"{section['orders']} more from 4 clients; the pub/sub layer. {section['samples']:,} samples "
+        "(idle threads not sampled; the sockets' connects, each with its snapshot, are in it too). "
+        "Inclusive: the share of samples with the function anywhere on the stack; the project's own "
+        "functions, and the frames they wait in.",
+        "",
+        "| inclusive | function (project code) |",
+        "|---|---|",
+    ]
+    shown = 0
+    for name, count in section["inclusive"]:
+        where = name.rsplit("(", 1)[-1]
+        if where.startswith(_PROJECT) and "serve.py" not in where:
+            lines.append(f"| {100 * count / samples:.1f}% | `{name}` |")
+            shown += 1
+            if shown >= PROFILE_TOP:
+                break
+    lines += ["", "| on top of the stack | function |", "|---|---|"]
+    for name, count in section["exclusive"][:12]:
+        lines.append(f"| {100 * count / samples:.1f}% | `{name}` |")
+    lines.append("")
+    if section.get("app_errors"):
+        lines += [f"**The app logged errors while profiled:** `{describe_errors(section['app_errors'])}`", ""]
+    return lines
