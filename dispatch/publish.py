@@ -21,6 +21,7 @@ is the truth; clients catch up from the snapshot they get when they reconnect.
 """
 
 import asyncio
+import contextvars
 import logging
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,13 @@ from orders.signals import NEW_ORDER, ORDER_ACCEPTED, ORDER_STATUS_UPDATE
 logger = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_SECONDS = 2.0
+# The publisher builds a change's messages once the request that made it has answered
+# (so the two never compete for the GIL and the loop), but waits no longer than this.
+AFTER_RESPONSE_MAX_WAIT_SECONDS = 1.0
+
+# Done when the current HTTP request has been answered (set by ``serve_http``; the sync
+# view's thread sees it: asgiref copies the context).
+_answered: contextvars.ContextVar["asyncio.Future | None"] = contextvars.ContextVar("live_answered", default=None)
 
 
 async def send_now(messages, *, sent=None) -> None:
@@ -82,7 +90,7 @@ def publish(event: str, order, *, previous_partner_id=None) -> None:
         return
     publisher = Publisher.current()
     if publisher is not None:
-        publisher.submit(event, order, previous_partner_id)
+        publisher.submit(event, order, previous_partner_id, after=_answered.get())
         return
     send(build_messages([(event, order, previous_partner_id)]))
 
@@ -166,6 +174,20 @@ class Publisher:
         self.task = loop.create_task(self._run(), name="live-publish")
 
     @classmethod
+    async def serve_http(cls, app, scope, receive, send):
+        """Run the HTTP ``app`` with this loop publishing the changes its requests commit,
+        each once its request has answered (``quickcommerce.asgi``)."""
+        loop = asyncio.get_running_loop()
+        cls.serve_on(loop)
+        answered = loop.create_future()
+        token = _answered.set(answered)
+        try:
+            return await app(scope, receive, send)
+        finally:
+            answered.set_result(None)
+            _answered.reset(token)
+
+    @classmethod
     def serve_on(cls, loop: asyncio.AbstractEventLoop) -> "Publisher":
         """Publish from ``loop`` from now on (call on that loop: ``quickcommerce.asgi``)."""
         publisher = cls._by_loop.get(loop)
@@ -186,8 +208,10 @@ class Publisher:
             running = None
         return None if publisher.task.done() or running is publisher.loop else publisher
 
-    def submit(self, event, order, previous_partner_id=None) -> None:
-        self.loop.call_soon_threadsafe(self.queue.put_nowait, (event, order, previous_partner_id))
+    def submit(self, event, order, previous_partner_id=None, *, after=None) -> None:
+        """Queue a committed change (from any thread); ``after``: a future done when the
+        request that made it has answered."""
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, (event, order, previous_partner_id, after))
 
     def _take_queued(self) -> list:
         changes = []
@@ -201,6 +225,9 @@ class Publisher:
             while True:
                 changes = [await self.queue.get(), *self._take_queued()]
                 messages, sent = None, []
+                answered = {after for *_, after in changes if after is not None and not after.done()}
+                if answered:
+                    await asyncio.wait(answered, timeout=AFTER_RESPONSE_MAX_WAIT_SECONDS)
                 messages = await self.loop.run_in_executor(self.executor, self._build, changes)
                 await send_now(messages, sent=sent)
                 changes, messages = [], None
@@ -222,7 +249,7 @@ class Publisher:
         # broken or past CONN_MAX_AGE, as Django does around each request.
         close_old_connections()
         try:
-            return build_messages(changes)
+            return build_messages([change[:3] for change in changes])
         finally:
             close_old_connections()
 

@@ -1,6 +1,5 @@
 """ASGI entry point: one application serves HTTP and websockets (uvicorn runs it: quickcommerce/serve.py)."""
 
-import asyncio
 import os
 import sys
 
@@ -26,8 +25,7 @@ from dispatch.routing import websocket_urlpatterns
 async def http_app(scope, receive, send):
     """Django, with this server's event loop publishing the live events of the changes
     its requests commit (``dispatch.publish.Publisher``: built and sent off the request)."""
-    Publisher.serve_on(asyncio.get_running_loop())
-    return await django_asgi_app(scope, receive, send)
+    return await Publisher.serve_http(django_asgi_app, scope, receive, send)
 
 
 application = ProtocolTypeRouter(

@@ -104,3 +104,22 @@ def test_without_a_server_loop_publish_builds_and_sends_in_the_caller(customer, 
     order, _ = place_order(customer=customer, lines=[(milk.pk, 1)], address=ADDRESS)
     assert built_on == [threading.current_thread().name]
     assert order.version == 1
+
+
+async def test_messages_are_built_once_the_request_has_answered(customer, milk, built_on):
+    layer, channel = await admin_messages()
+    placed = []
+
+    async def app(scope, receive, send):
+        # a request that places an order, then takes a while to answer
+        order, _ = await sync_to_async(place_order)(customer=customer, lines=[(milk.pk, 1)], address=ADDRESS)
+        placed.append(order)
+        await asyncio.sleep(0.2)
+        placed.append(list(built_on))
+
+    await Publisher.serve_http(app, {"type": "http"}, None, None)
+
+    # nothing was built while the request was still answering; then the event went out
+    order, built_before_answer = placed
+    assert built_before_answer == []
+    assert await receive(layer, channel, 1) == [("new_order", order.ref, 1)]
