@@ -476,6 +476,24 @@ def goals_lines(results: dict, fanout_median) -> list[str]:
 # --- profiling findings (written by hand from py-spy / cProfile runs; see the text) ----------------------
 
 FINDINGS: list[str] = [
+    "**The order request (sections 8-9).** Before the change, py-spy (bench/profile.py, the "
+    "profile section, on the tree of commit 3d213cb: 1,000 partner sockets open, 150 orders one "
+    "at a time then 150 from 4 clients; 40,931 samples) put 20% of all samples in "
+    "`threading.Condition.wait` on the thread that runs every sync view: `dispatch.publish.send`'s "
+    "`async_to_sync(group_send)` waiting for the event loop, which was busy writing the previous "
+    "event to 1,000 sockets (`Hub._receive` 11.8%, socket writes 9.5%). Building the messages in "
+    "the request was another 11.6% (`order_messages`: the admins' live blocks 4.9%, the "
+    "serializer for four audiences 5.2%, rendering the partials); all of `publish` was 20.2% "
+    "against 25.8% for the whole `OrderListCreateApi.post`. The store was not the cost: every "
+    "`execute_sql` together 13.7% (including the sockets' snapshots), the two write "
+    "transactions of an order a small part of it (WAL, `synchronous=NORMAL`: no fsync per "
+    "commit); the order throttle 3.8%; a new SQLite connection per request 2.2% (`CONN_MAX_AGE` "
+    "0, shared by every view, left alone). So the request now reads the order as committed and "
+    "queues it; `dispatch.publish.Publisher` builds the messages on a thread of its own once "
+    "the request has answered, and sends them from the loop in commit order (several queued "
+    "changes in one build, the admins' blocks rendered once). The profile of this run is "
+    "section 9.",
+    "",
     "Profiled by hand on this machine (not part of `make bench`) with py-spy 0.4 "
     "(`py-spy record -r 250 -f raw -p <pid>`) on the app holding 1,000 partner sockets while the "
     "producer sent events to the `partners` group, and cProfile of the dashboard view in one process.",
@@ -523,7 +541,15 @@ def findings_lines(results: dict) -> list[str]:
 # tree before the live messages moved off the request (commit 3d213cb), in one run of
 # `--only fanout,throughput,profile --fanout-systems pubsub,socketio --fanout-ns 10,1000`
 # on the same (shared, busy) machine on the same day. Fixed: that code is no longer in the tree.
-BEFORE_ORDER_PATH: dict = {}
+BEFORE_ORDER_PATH: dict = {
+    "request_p50": 89.49,
+    "trivial_p50": 10.89,
+    "request_10": 36.49,
+    "request_1000": 102.39,
+    "e2e_p95": 92.28,
+    "socketio_p95": 144.35,
+    "rates": {1: (9.65, 70.50), 4: (19.70, 89.92), 16: (21.93, 113.39)},
+}
 
 
 def order_path_figures(results: dict, fanout_median) -> dict:
