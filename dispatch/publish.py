@@ -49,18 +49,15 @@ AFTER_RESPONSE_MAX_WAIT_SECONDS = 1.0
 _answered: contextvars.ContextVar["asyncio.Future | None"] = contextvars.ContextVar("live_answered", default=None)
 
 
-async def send_now(messages, *, sent=None) -> None:
-    """Send ``[(group, message), ...]`` in order (on the event loop); log and swallow
-    failures. ``sent`` (a list) records the messages that went out, one by one."""
+async def send_now(messages) -> None:
+    """Send ``[(group, message), ...]`` in order (on the event loop); log and swallow failures."""
     layer = get_channel_layer()
     if layer is None or not messages:
         return
     try:
         async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
-            for item in messages[len(sent) if sent is not None else 0 :]:
-                await layer.group_send(*item)
-                if sent is not None:
-                    sent.append(item)
+            for group, message in messages:
+                await layer.group_send(group, message)
     except Exception:
         logger.exception("publish failed for groups %s", [group for group, _ in messages])
 
@@ -95,41 +92,43 @@ def publish(event: str, order, *, previous_partner_id=None) -> None:
     send(build_messages([(event, order, previous_partner_id)]))
 
 
-def build_messages(changes) -> list[tuple[str, dict]]:
-    """``[(group, message), ...]`` for ``[(event, order, previous_partner_id), ...]`` (orders
-    with details, as committed), in order. The admins' counts, partners and timing blocks
-    describe the store, not one order: rendered once, with the last admin message."""
-    messages = []
+def iter_messages(changes):
+    """Yield ``(group, message)`` for ``[(event, order, previous_partner_id), ...]`` (orders
+    with details, as committed), in order, each as soon as it is built: for each change
+    the partners' board first, the message most sockets wait for. The admins' counts,
+    partners and timing blocks describe the store, not one order: rendered once, with the
+    last admin message of the batch."""
     for i, (event, order, previous_partner_id) in enumerate(changes):
         try:
-            messages += order_messages(event, order, previous_partner_id, admin_blocks=i == len(changes) - 1)
+            yield from order_messages(event, order, previous_partner_id, admin_blocks=i == len(changes) - 1)
         except Exception:
             # Never let a live update break the request that made the change, or the others.
             logger.exception("could not build the live event %s for order %s", event, getattr(order, "ref", order))
-    return messages
 
 
-def order_messages(event, order, previous_partner_id=None, *, admin_blocks=True) -> list[tuple[str, dict]]:
-    """``[(group, message), ...]`` for ``event`` on ``order`` (with details:
+def build_messages(changes) -> list[tuple[str, dict]]:
+    """``iter_messages`` as a list."""
+    return list(iter_messages(changes))
+
+
+def order_messages(event, order, previous_partner_id=None, *, admin_blocks=True):
+    """Yield ``(group, message)`` for ``event`` on ``order`` (with details:
     ``orders.selectors.order_with_details``), each audience seeing what it may."""
     base = {"type": audiences.ORDER_MESSAGE, "event": event, "ref": order.ref, "version": order.version}
-    messages = []
     # Partners: only when the board changes (an order appears or leaves it).
     if event in (NEW_ORDER, ORDER_ACCEPTED) or order.status in (Order.Status.PLACED, Order.Status.CANCELLED):
         json_text = payloads.order_json_text(event, order, None)
-        messages.append(
-            (audiences.PARTNERS_GROUP, {**base, "html": fragments.partners_board_html(order), "json": json_text})
-        )
+        yield ((audiences.PARTNERS_GROUP, {**base, "html": fragments.partners_board_html(order), "json": json_text}))
     # The assigned partner (and a partner who just lost the order) see their own board.
     for partner_id in {order.partner_id, previous_partner_id} - {None}:
         assigned = partner_id == order.partner_id
         partner = order.partner if assigned else User.objects.get(pk=partner_id)
         json_text = payloads.order_json_text(event, order, partner if assigned else None)
-        messages.append(
+        yield (
             (audiences.partner_group(partner_id), {**base, "html": fragments.partner_html(partner), "json": json_text})
         )
     customer_event = ORDER_STATUS_UPDATE if event == ORDER_ACCEPTED else event
-    messages.append(
+    yield (
         (
             audiences.customer_group(order.customer_id),
             {
@@ -141,7 +140,7 @@ def order_messages(event, order, previous_partner_id=None, *, admin_blocks=True)
         )
     )
     admin = payloads.audience_viewer(User.Role.ADMIN)
-    messages.append(
+    yield (
         (
             audiences.ADMINS_GROUP,
             {
@@ -151,7 +150,6 @@ def order_messages(event, order, previous_partner_id=None, *, admin_blocks=True)
             },
         )
     )
-    return messages
 
 
 class Publisher:
@@ -159,10 +157,11 @@ class Publisher:
     built on a worker thread of their own and sent from the loop, in commit order.
 
     ``submit`` (from the request's thread) only queues. The loop's task takes everything
-    queued, has the worker build it in one go (``build_messages``: under load the admins'
-    blocks are rendered once for several changes), and sends it. When the server stops,
-    the task is cancelled: it still sends what was queued before it ends, so a change
-    committed before the stop is announced."""
+    queued, waits until those requests have answered, and has the worker build the
+    messages (``iter_messages``: under load the admins' blocks are rendered once for
+    several changes), sending each as soon as it is built, the partners' board first.
+    When the server stops, the task is cancelled: it still sends what was queued before
+    it ends, so a change committed before the stop is announced."""
 
     _current: "Publisher | None" = None
     _by_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Publisher]" = weakref.WeakKeyDictionary()
@@ -171,6 +170,7 @@ class Publisher:
         self.loop = loop
         self.queue: asyncio.Queue = asyncio.Queue()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-publish")
+        self._building = None  # the worker's build of the next message, while under way
         self.task = loop.create_task(self._run(), name="live-publish")
 
     @classmethod
@@ -180,11 +180,18 @@ class Publisher:
         loop = asyncio.get_running_loop()
         cls.serve_on(loop)
         answered = loop.create_future()
+
+        async def send_noting_the_answer(message):
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body") and not answered.done():
+                answered.set_result(None)
+
         token = _answered.set(answered)
         try:
-            return await app(scope, receive, send)
+            return await app(scope, receive, send_noting_the_answer)
         finally:
-            answered.set_result(None)
+            if not answered.done():
+                answered.set_result(None)
             _answered.reset(token)
 
     @classmethod
@@ -220,36 +227,48 @@ class Publisher:
         return changes
 
     async def _run(self) -> None:
-        changes, messages, sent = [], None, []
+        messages = None  # the batch being built and sent: a generator run on the worker
         try:
             while True:
                 changes = [await self.queue.get(), *self._take_queued()]
-                messages, sent = None, []
                 answered = {after for *_, after in changes if after is not None and not after.done()}
                 if answered:
                     await asyncio.wait(answered, timeout=AFTER_RESPONSE_MAX_WAIT_SECONDS)
-                messages = await self.loop.run_in_executor(self.executor, self._build, changes)
-                await send_now(messages, sent=sent)
-                changes, messages = [], None
+                messages = self._messages(changes)
+                await self._send(messages)
+                messages = None
         except asyncio.CancelledError:
-            # The server is stopping: send what is committed but not yet sent, once.
-            if messages is None:
-                changes += self._take_queued()
-                messages = await self.loop.run_in_executor(self.executor, self._build, changes) if changes else []
-            else:
-                messages += await self.loop.run_in_executor(self.executor, self._build, self._take_queued())
-            await send_now(messages, sent=sent)
+            # The server is stopping: what is committed and not yet sent still goes out.
+            # (A message whose send was under way is not sent again: at most once.)
+            if messages is not None:
+                await self._send(messages)
+            rest = self._take_queued()
+            if rest:
+                await self._send(self._messages(rest))
             raise
         finally:
             self.executor.shutdown(wait=False)
 
+    async def _send(self, messages) -> None:
+        """Send each message as the worker builds it: the first goes out (and fans out)
+        while the worker builds the next."""
+        while True:
+            if self._building is None:
+                self._building = asyncio.wrap_future(self.executor.submit(next, messages, None))
+            # Shielded: a stop cancels this wait, not the build, whose message is still sent.
+            item = await asyncio.shield(self._building)
+            self._building = None
+            if item is None:
+                return
+            await send_now([item])
+
     @staticmethod
-    def _build(changes) -> list[tuple[str, dict]]:
-        # This thread's database connection lives between batches; drop it when it is
-        # broken or past CONN_MAX_AGE, as Django does around each request.
+    def _messages(changes):
+        # Runs on the worker thread. Its database connection lives between batches; drop
+        # it when it is broken or past CONN_MAX_AGE, as Django does around each request.
         close_old_connections()
         try:
-            return build_messages([change[:3] for change in changes])
+            yield from iter_messages([change[:3] for change in changes])
         finally:
             close_old_connections()
 
