@@ -377,6 +377,11 @@ def before_after_lines(fanout: dict, fanout_median) -> list[str]:
         "6. the consumer hands each frame straight to the server's `send` (no Channels `send` layers, "
         "no ASGI wrapper around it), and builds each event's ASGI message once per audience, not once "
         "per socket (`dispatch.consumers.asgi_frames`).",
+        "7. **the order's live messages are built and sent off the request** (`dispatch.publish.Publisher`): "
+        "the request reads the order as committed and queues it; a worker thread builds the messages once "
+        "the request has answered (the partners' board first, each sent as soon as it is built; the admins' "
+        "blocks once per batch), the event loop sends them in commit order; the order is serialised once "
+        "per event, not once per audience. Its before/after is section 8 (this table is the fan-out alone).",
         "",
         "Fan-out to N = 1000 sockets, from the Redis hand-off (ms, median of the events). The earlier "
         "runs read the app and baseline (a) with Python clients in the benchmark's own process, whose "
@@ -491,8 +496,11 @@ FINDINGS: list[str] = [
     "0, shared by every view, left alone). So the request now reads the order as committed and "
     "queues it; `dispatch.publish.Publisher` builds the messages on a thread of its own once "
     "the request has answered, and sends them from the loop in commit order (several queued "
-    "changes in one build, the admins' blocks rendered once). The profile of this run is "
-    "section 9.",
+    "changes in one build, the admins' blocks rendered once), and the order is serialised once "
+    "per event, each audience getting a copy cut by `OrderSerializer.visible_to` (DRF built four "
+    "serializers per event, `Field.__init__`/`__deepcopy__` among the top self-time entries). The "
+    "profile of this run is section 9: what is left of the order in the request is "
+    "`OrderListCreateApi.post`; the messages' build runs under `Publisher._messages`.",
     "",
     "Profiled by hand on this machine (not part of `make bench`) with py-spy 0.4 "
     "(`py-spy record -r 250 -f raw -p <pid>`) on the app holding 1,000 partner sockets while the "
