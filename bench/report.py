@@ -410,12 +410,13 @@ def render(results: dict, out_dir: Path) -> Path:
             "watcher is a process like the others on 2 shared cores): at N = 10 every system is "
             "within it, so those ratios say little;",
             "- **from 201/ack**: from the 201 response being read (the baselines: PUBLISH's reply). "
-            "The app publishes during the request (on commit), so its event can reach the "
-            "sockets before the client has read the 201: a negative figure means the message "
-            "beat the HTTP response;",
+            "The app builds and sends the live event once the request has answered "
+            "(`dispatch.publish.Publisher`), so this is the publish's own delay plus the fan-out; "
+            "a negative figure means the message beat the client's reading of the HTTP response;",
             "- **from request start**: from just before the POST (the baselines: the PUBLISH); for "
             "the app this includes placing the order (validation, stock update, order and event "
-            "rows, rendering each audience's event once); \"request\" is the POST's (PUBLISH's) "
+            "rows, reading the order back; the live messages are built after the answer); "
+            "\"request\" is the POST's (PUBLISH's) "
             'own duration; "connecting N" is how long opening the N sockets took (for the app: '
             "handshake, JWT check, group joins and the snapshot, 50 at a time).",
             "",
@@ -456,7 +457,8 @@ def render(results: dict, out_dir: Path) -> Path:
             "publishes its live events. Baseline: the same number of `GET /api/auth/me/` at the "
             "same concurrency on the same server with the same tokens — a trivial DRF view (JWT "
             "check, one user row, a small JSON answer) that crosses uvicorn, the middleware, DRF "
-            "and the async-to-sync bridge as the order does. "
+            "and the async-to-sync bridge as the order does. The p50 columns are each request's "
+            "own time (send to answer read) over that level's requests. "
             f"{throughput['repeats']} repeats per level.",
             "",
         ]
@@ -471,7 +473,8 @@ def render(results: dict, out_dir: Path) -> Path:
             f"From {levels[0]} to {levels[-1]} clients the order rate changed {_x(ratio(last, first))}. "
             "Under ASGI, Django runs every sync view of a process on one shared thread "
             "(`sync_to_async(thread_sensitive=True)`), so concurrency only overlaps the async "
-            "parts (HTTP parsing, the client, Redis round trips); more throughput means more "
+            "parts (HTTP parsing, the client, Redis round trips) and the live messages' build "
+            "(on the publisher's own thread, sharing the GIL); more throughput means more "
             "processes behind the load balancer, which the compare-and-set writes already make safe.",
             "",
         ]
