@@ -28,13 +28,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import close_old_connections, transaction
+from django.db import connection, transaction
 
 from accounts.models import User
 from accounts.selectors import is_partner_online
 from dispatch import audiences, fragments, payloads
 from orders.models import Order
-from orders.selectors import order_with_details
 from orders.signals import NEW_ORDER, ORDER_ACCEPTED, ORDER_STATUS_UPDATE
 
 logger = logging.getLogger(__name__)
@@ -75,16 +74,9 @@ def on_order_changed(sender, *, event, order, previous_partner_id=None, **kwargs
 
 
 def publish(event: str, order, *, previous_partner_id=None) -> None:
-    """Tell every audience about ``event`` on ``order`` (call after commit). Reads the
-    order as committed now; the messages are built and sent by this process's
-    ``Publisher`` when the server runs one, else here and now."""
-    try:
-        order = order_with_details(order.pk)
-    except Exception:
-        logger.exception("could not read order %s for the live event %s", getattr(order, "ref", order), event)
-        return
-    if order is None:
-        return
+    """Tell every audience about ``event`` on ``order`` (as committed, with its details:
+    ``orders.signals.order_changed`` sends it so). The messages are built and sent by this
+    process's ``Publisher`` when the server runs one, else here and now."""
     publisher = Publisher.current()
     if publisher is not None:
         publisher.submit(event, order, previous_partner_id, after=_answered.get())
@@ -264,13 +256,17 @@ class Publisher:
 
     @staticmethod
     def _messages(changes):
-        # Runs on the worker thread. Its database connection lives between batches; drop
-        # it when it is broken or past CONN_MAX_AGE, as Django does around each request.
-        close_old_connections()
+        # Runs on the worker thread, whose database connection stays open for the life of
+        # the process (dropped only when broken). On SQLite that is also what keeps a
+        # request's close from being the last one: closing the last connection to a WAL
+        # database checkpoints the log into the file, with an fsync, and deletes it; with
+        # a connection per request (CONN_MAX_AGE 0, as Django advises under ASGI) that
+        # was after every order (docs/stores.md).
         try:
             yield from iter_messages([change[:3] for change in changes])
         finally:
-            close_old_connections()
+            if connection.connection is not None and not connection.is_usable():
+                connection.close()
 
 
 def on_access_revoked(sender, *, user_id, session_key=None, **kwargs) -> None:

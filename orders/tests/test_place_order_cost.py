@@ -1,9 +1,9 @@
 """What one order placement costs the store: queries and write transactions, pinned.
 
-The request (``POST /api/orders/``) and the live event's two halves are counted
-apart: the part that runs in the request (reading the order as committed, in
-``dispatch.publish.publish``) and the messages built off the request
-(``dispatch.publish.build_messages``, on the publisher's thread under the server).
+The request (``POST /api/orders/``, which reads the order once after the commit, in
+``orders.signals.announce_after_commit``, for the live event and its answer alike) and
+the live event's messages, built off the request (``dispatch.publish.build_messages``,
+on the publisher's thread under the server), are counted apart.
 A write transaction is a ``BEGIN`` or a write outside one (SQLite's autocommit:
 a transaction of its own); on SQLite each is one commit. Real commits: these tests
 run outside the test's wrapping transaction (``transaction=True``).
@@ -50,7 +50,7 @@ def place(api, customer, product, statements, quantity=1):
 
 
 def test_placing_an_order_takes_two_write_transactions_and_a_fixed_number_of_queries(api, customer, milk, published):
-    # given a customer and a product; the live event is recorded, not built (counted below)
+    # given a customer and a product; the live event is recorded, not built (its build is counted below)
     statements = Statements()
 
     # when they place a one-line order through the API
@@ -63,7 +63,8 @@ def test_placing_an_order_takes_two_write_transactions_and_a_fixed_number_of_que
     assert statements.write_transactions() == 2, statements
     writes = [sql.split()[:3] for sql, _ in statements if sql.startswith(WRITES)]
     assert len(writes) == 4, writes  # stock, order, item, event
-    # the user (JWT), the products, the 4 writes, the order read back with items and timeline
+    # the user (JWT), the products, the 4 writes, and the order read once after the commit
+    # with its items and timeline, for the live event and the answer alike (order.as_committed)
     assert statements.queries() == 9, "\n".join(sql[:120] for sql, _ in statements)
 
 
@@ -91,7 +92,7 @@ def test_the_live_event_reads_the_order_in_the_request_and_builds_its_messages_w
 
     order, _ = place_order(customer=customer, lines=[(milk.pk, 1)], address="12 Baker Street, Marylebone")
 
-    # when the live event is read in the request: the order as committed, with details
+    # when the order is read as committed, with details (once, in the request)
     statements = Statements()
     with connection.execute_wrapper(statements):
         loaded = order_with_details(order.pk)
