@@ -166,6 +166,7 @@ class Services:
         self.env = bench_env(**env)
         self.redis = None
         self.app = None
+        self.app_factory = AppServer  # bench/profile.py starts the app under py-spy
 
     def __enter__(self) -> "Services":
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -174,7 +175,7 @@ class Services:
         try:
             self.redis = RedisServer(redis_binary(), self.workdir / "redis").start()
             # AppServer's env() drops DEBUG from the parent environment; pass ours explicitly.
-            self.app = AppServer(
+            self.app = self.app_factory(
                 db_path=self.db_path,
                 redis_url=self.redis.url,
                 log_path=self.workdir / "app.log",

@@ -241,14 +241,20 @@ def fanout_mechanisms(section: dict, versions: dict) -> list[str]:
 
 def throughput_table(section: dict) -> list[str]:
     lines = [
-        "| clients | orders/s (POST /api/orders/) | GET /api/auth/me/ req/s (baseline) | orders ÷ baseline |",
-        "|---|---|---|---|",
+        "| clients | orders/s (POST /api/orders/) | GET /api/auth/me/ req/s (baseline) | orders ÷ baseline "
+        "| order p50 (ms) | baseline p50 (ms) |",
+        "|---|---|---|---|---|---|",
     ]
     for level in section["levels"]:
         rows = section["by_level"].get(str(level), [])
         orders = [r["orders_per_s"] for r in rows]
         base = [r["baseline_per_s"] for r in rows]
-        lines.append(f"| {level} | {_mmm(orders)} | {_mmm(base)} | {_x(ratio(_median(orders), _median(base)))} |")
+        p50 = [r.get("orders_p50_ms", math.nan) for r in rows]
+        base_p50 = [r.get("baseline_p50_ms", math.nan) for r in rows]
+        lines.append(
+            f"| {level} | {_mmm(orders)} | {_mmm(base)} | {_x(ratio(_median(orders), _median(base)))} "
+            f"| {_mmm(p50)} | {_mmm(base_p50)} |"
+        )
     return lines
 
 
@@ -432,12 +438,13 @@ def render(results: dict, out_dir: Path) -> Path:
             "watcher is a process like the others on 2 shared cores): at N = 10 every system is "
             "within it, so those ratios say little;",
             "- **from 201/ack**: from the 201 response being read (the baselines: PUBLISH's reply). "
-            "The app publishes during the request (on commit), so its event can reach the "
-            "sockets before the client has read the 201: a negative figure means the message "
-            "beat the HTTP response;",
+            "The app builds and sends the live event once the request has answered "
+            "(`dispatch.publish.Publisher`), so this is the publish's own delay plus the fan-out; "
+            "a negative figure means the message beat the client's reading of the HTTP response;",
             "- **from request start**: from just before the POST (the baselines: the PUBLISH); for "
             "the app this includes placing the order (validation, stock update, order and event "
-            "rows, rendering each audience's event once); \"request\" is the POST's (PUBLISH's) "
+            "rows, reading the order back; the live messages are built after the answer); "
+            "\"request\" is the POST's (PUBLISH's) "
             'own duration; "connecting N" is how long opening the N sockets took (for the app: '
             "handshake, JWT check, group joins and the snapshot, 50 at a time).",
             "",
@@ -478,7 +485,8 @@ def render(results: dict, out_dir: Path) -> Path:
             "publishes its live events. Baseline: the same number of `GET /api/auth/me/` at the "
             "same concurrency on the same server with the same tokens — a trivial DRF view (JWT "
             "check, one user row, a small JSON answer) that crosses uvicorn, the middleware, DRF "
-            "and the async-to-sync bridge as the order does. "
+            "and the async-to-sync bridge as the order does. The p50 columns are each request's "
+            "own time (send to answer read) over that level's requests. "
             f"{throughput['repeats']} repeats per level.",
             "",
         ]
@@ -493,7 +501,8 @@ def render(results: dict, out_dir: Path) -> Path:
             f"From {levels[0]} to {levels[-1]} clients the order rate changed {_x(ratio(last, first))}. "
             "Under ASGI, Django runs every sync view of a process on one shared thread "
             "(`sync_to_async(thread_sensitive=True)`), so concurrency only overlaps the async "
-            "parts (HTTP parsing, the client, Redis round trips); more throughput means more "
+            "parts (HTTP parsing, the client, Redis round trips) and the live messages' build "
+            "(on the publisher's own thread, sharing the GIL); more throughput means more "
             "processes behind the load balancer, which the compare-and-set writes already make safe.",
             "",
         ]
@@ -525,6 +534,8 @@ def render(results: dict, out_dir: Path) -> Path:
 
     lines += report_capacity.scaleout_lines(results.get("scaleout"))
     lines += report_capacity.pages_lines(results.get("pages"), out_dir)
+    lines += report_capacity.order_path_lines(results, fanout_median)
+    lines += report_capacity.profile_lines(results.get("profile"))
     lines += report_capacity.before_after_lines(results.get("fanout"), fanout_median)
     lines += report_capacity.goals_lines(results, fanout_median)
     lines += report_capacity.findings_lines(results)

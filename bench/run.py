@@ -3,7 +3,7 @@
     python -m bench.run                 # full run, ~7-10 minutes on 2 cores; writes docs/
     python -m bench.run --quick         # smoke run, < 2 minutes; writes bench/results/quick/
     python -m bench.run --only fanout   # one section (fanout, rate, connections, throughput, emails,
-                                        # race, scaleout, pages); repeatable
+                                        # race, scaleout, pages, profile); repeatable
 
 Each run starts its own redis-server(s) and app server(s) on free ports (never 6379) on a
 copy of a freshly migrated and seeded SQLite file, and stops them. Raw results go to
@@ -20,14 +20,14 @@ import sys
 import time
 import traceback
 
-from bench import connections, fanout, pages, race, rate, scaleout, throughput
+from bench import connections, fanout, pages, profile, race, rate, scaleout, throughput
 from bench.common import RESULTS_DIR, BenchError, Services, api_missing, dump_json, make_template_db, say
 from bench.common import raise_fd_limit as _raise_fd_limit
 from bench.live import write_payload
 from bench.report import machine_info, print_summary, render
 from quickcommerce.testing import BASE_DIR
 
-SECTIONS = ("fanout", "rate", "connections", "throughput", "emails", "race", "scaleout", "pages")
+SECTIONS = ("fanout", "rate", "connections", "throughput", "emails", "race", "scaleout", "pages", "profile")
 
 FULL = {
     "fanout_ns": (10, 100, 1000),
@@ -51,6 +51,8 @@ FULL = {
     "pages_products": 500,
     "pages_requests": 20,
     "pages_repeats": 3,
+    "profile_sockets": 1000,
+    "profile_orders": 150,
 }
 QUICK = {
     "fanout_ns": (10, 100),
@@ -74,6 +76,8 @@ QUICK = {
     "pages_products": 200,
     "pages_requests": 5,
     "pages_repeats": 3,
+    "profile_sockets": 200,
+    "profile_orders": 30,
 }
 
 
@@ -180,6 +184,10 @@ async def run_section(name, plan, args, workdir, template, results=None) -> dict
     if name == "emails":
         return await throughput.run_emails(
             workdir=workdir, template=template, count=plan["emails_count"], repeats=repeats or plan["emails_repeats"]
+        )
+    if name == "profile":
+        return await profile.run(
+            workdir=workdir, template=template, sockets=plan["profile_sockets"], orders=plan["profile_orders"]
         )
     if name == "throughput":
         return await throughput.run(

@@ -11,6 +11,7 @@ live event, as in production. Every answer is checked (201 / 200).
 """
 
 import asyncio
+import statistics
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,18 +23,26 @@ async def burst(request, *, count: int, concurrency: int) -> dict:
     """``count`` requests from ``concurrency`` workers; returns rate and status counts."""
     remaining = count
     statuses = Counter()
+    latencies = []
 
     async def worker():
         nonlocal remaining
         while remaining > 0:
             remaining -= 1
+            sent = time.perf_counter()
             response = await request(remaining)
+            latencies.append((time.perf_counter() - sent) * 1000)
             statuses[response.status_code] += 1
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "per_second": count / seconds, "statuses": dict(statuses)}
+    return {
+        "seconds": seconds,
+        "per_second": count / seconds,
+        "statuses": dict(statuses),
+        "p50_ms": statistics.median(latencies),
+    }
 
 
 async def run(*, workdir: Path, template: Path, levels, count: int, repeats: int, warmup: int = 10) -> dict:
@@ -60,7 +69,14 @@ async def run(*, workdir: Path, template: Path, levels, count: int, repeats: int
                         raise BenchError(f"orders at {level} clients answered {orders['statuses']}, not all 201")
                     if baseline["statuses"] != {200: count}:
                         raise BenchError(f"/api/auth/me/ at {level} clients answered {baseline['statuses']}")
-                    rows.append({"orders_per_s": orders["per_second"], "baseline_per_s": baseline["per_second"]})
+                    rows.append(
+                        {
+                            "orders_per_s": orders["per_second"],
+                            "baseline_per_s": baseline["per_second"],
+                            "orders_p50_ms": orders["p50_ms"],
+                            "baseline_p50_ms": baseline["p50_ms"],
+                        }
+                    )
                 section["by_level"][str(level)] = rows
                 rates = sorted(r["orders_per_s"] for r in rows)
                 base_rates = sorted(r["baseline_per_s"] for r in rows)

@@ -149,10 +149,11 @@ def _live_blocks_html(now) -> str:
     return "".join(oob(render_partial(f"{DASHBOARD}#{name}", context)) for name in _LIVE_BLOCKS)
 
 
-def admin_event_html(event, order) -> str:
+def admin_event_html(event, order, *, live_blocks=True) -> str:
     """What every admin's dashboard does about ``event`` on ``order``: the order's row
     (replaced in place; for a new order, put at the top of ``#dash-orders``), then the
-    counts, partners and timing blocks. ``order`` comes with ``customer`` and ``partner``."""
+    counts, partners and timing blocks (``live_blocks=False``: a later message of the
+    same batch carries them). ``order`` comes with ``customer`` and ``partner``."""
     now = timezone.now()
     selectors.decorate(order, now)
     row = render_partial(f"{DASHBOARD}#order-row", {"order": order})
@@ -165,7 +166,7 @@ def admin_event_html(event, order) -> str:
         )
     else:
         html = oob(row)
-    return html + _live_blocks_html(now) + _chart_html(now)
+    return html + _live_blocks_html(now) + _chart_html(now) if live_blocks else html
 
 
 def _chart_html(now) -> str:

@@ -6,46 +6,68 @@ message carries both forms of the event, made once per audience: ``html``
 (``dispatch.fragments``) for browser pages and ``json`` (``dispatch.payloads``) for API
 clients; the consumer forwards the one its socket wants.
 
+Under the server (``quickcommerce.asgi`` hands its event loop to ``serve_on``), the
+request does only what must happen at the commit: it reads the order as committed and
+puts it on this process's ``Publisher`` queue; a worker thread of its own builds the
+messages (the fragments and payloads, with their queries) and the event loop sends
+them, in commit order, while the request answers. Sync views all share one thread, so
+building every audience's messages there made every request wait for it, and waiting
+for the send there made the request wait for the event loop, busy writing the previous
+event to every socket (docs/benchmarks.md, "profile"). Elsewhere (a management command,
+the in-process tests) ``publish`` builds and sends at once, as before.
+
 A failed publish (Redis down) is logged and swallowed: the write already happened and
 is the truth; clients catch up from the snapshot they get when they reconnect.
 """
 
 import asyncio
+import contextvars
 import json
 import logging
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
+from django.db import connection, transaction
 
 from accounts.models import User
 from accounts.selectors import is_partner_online
 from dispatch import audiences, fragments, payloads
 from orders.geo import order_eta
 from orders.models import Order
-from orders.selectors import order_with_details
 from orders.signals import NEW_ORDER, ORDER_ACCEPTED, ORDER_STATUS_UPDATE
 
 logger = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_SECONDS = 2.0
+# The publisher builds a change's messages once the request that made it has answered
+# (so the two never compete for the GIL and the loop), but waits no longer than this.
+AFTER_RESPONSE_MAX_WAIT_SECONDS = 1.0
+
+# Done when the current HTTP request has been answered (set by ``serve_http``; the sync
+# view's thread sees it: asgiref copies the context).
+_answered: contextvars.ContextVar["asyncio.Future | None"] = contextvars.ContextVar("live_answered", default=None)
 
 
-def send(messages) -> None:
-    """Send ``[(group, message), ...]``; log and swallow failures (never a 500)."""
+async def send_now(messages) -> None:
+    """Send ``[(group, message), ...]`` in order (on the event loop); log and swallow failures."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not messages:
         return
-
-    async def send_all():
+    try:
         async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
             for group, message in messages:
                 await layer.group_send(group, message)
-
-    try:
-        async_to_sync(send_all)()
     except Exception:
         logger.exception("publish failed for groups %s", [group for group, _ in messages])
+
+
+def send(messages) -> None:
+    """Send ``[(group, message), ...]`` from sync code; log and swallow failures (never a 500)."""
+    if get_channel_layer() is None:
+        return
+    async_to_sync(send_now)(messages)
 
 
 def on_order_changed(sender, *, event, order, previous_partner_id=None, **kwargs) -> None:
@@ -54,39 +76,53 @@ def on_order_changed(sender, *, event, order, previous_partner_id=None, **kwargs
 
 
 def publish(event: str, order, *, previous_partner_id=None) -> None:
-    """Tell every audience about ``event`` on ``order`` (call after commit)."""
-    try:
-        messages = order_messages(event, order, previous_partner_id)
-    except Exception:
-        # Never let a live update break the request that made the change.
-        logger.exception("could not build the live event %s for order %s", event, getattr(order, "ref", order))
+    """Tell every audience about ``event`` on ``order`` (as committed, with its details:
+    ``orders.signals.order_changed`` sends it so). The messages are built and sent by this
+    process's ``Publisher`` when the server runs one, else here and now."""
+    publisher = Publisher.current()
+    if publisher is not None:
+        publisher.submit(event, order, previous_partner_id, after=_answered.get())
         return
-    send(messages)
+    send(build_messages([(event, order, previous_partner_id)]))
 
 
-def order_messages(event, order, previous_partner_id=None) -> list[tuple[str, dict]]:
-    """``[(group, message), ...]`` for ``event`` on ``order``, each audience seeing what it may."""
-    order = order_with_details(order.pk)
-    if order is None:
-        return []
+def iter_messages(changes):
+    """Yield ``(group, message)`` for ``[(event, order, previous_partner_id), ...]`` (orders
+    with details, as committed), in order, each as soon as it is built: for each change
+    the partners' board first, the message most sockets wait for. The admins' counts,
+    partners and timing blocks describe the store, not one order: rendered once, with the
+    last admin message of the batch."""
+    for i, (event, order, previous_partner_id) in enumerate(changes):
+        try:
+            yield from order_messages(event, order, previous_partner_id, admin_blocks=i == len(changes) - 1)
+        except Exception:
+            # Never let a live update break the request that made the change, or the others.
+            logger.exception("could not build the live event %s for order %s", event, getattr(order, "ref", order))
+
+
+def build_messages(changes) -> list[tuple[str, dict]]:
+    """``iter_messages`` as a list."""
+    return list(iter_messages(changes))
+
+
+def order_messages(event, order, previous_partner_id=None, *, admin_blocks=True):
+    """Yield ``(group, message)`` for ``event`` on ``order`` (with details:
+    ``orders.selectors.order_with_details``), each audience seeing what it may."""
     base = {"type": audiences.ORDER_MESSAGE, "event": event, "ref": order.ref, "version": order.version}
-    messages = []
     # Partners: only when the board changes (an order appears or leaves it).
     if event in (NEW_ORDER, ORDER_ACCEPTED) or order.status in (Order.Status.PLACED, Order.Status.CANCELLED):
         json_text = payloads.order_json_text(event, order, None)
-        messages.append(
-            (audiences.PARTNERS_GROUP, {**base, "html": fragments.partners_board_html(order), "json": json_text})
-        )
+        yield ((audiences.PARTNERS_GROUP, {**base, "html": fragments.partners_board_html(order), "json": json_text}))
     # The assigned partner (and a partner who just lost the order) see their own board.
     for partner_id in {order.partner_id, previous_partner_id} - {None}:
         assigned = partner_id == order.partner_id
         partner = order.partner if assigned else User.objects.get(pk=partner_id)
         json_text = payloads.order_json_text(event, order, partner if assigned else None)
-        messages.append(
+        yield (
             (audiences.partner_group(partner_id), {**base, "html": fragments.partner_html(partner), "json": json_text})
         )
     customer_event = ORDER_STATUS_UPDATE if event == ORDER_ACCEPTED else event
-    messages.append(
+    yield (
         (
             audiences.customer_group(order.customer_id),
             {
@@ -98,17 +134,141 @@ def order_messages(event, order, previous_partner_id=None) -> list[tuple[str, di
         )
     )
     admin = payloads.audience_viewer(User.Role.ADMIN)
-    messages.append(
+    yield (
         (
             audiences.ADMINS_GROUP,
             {
                 **base,
-                "html": fragments.admin_event_html(event, order),
+                "html": fragments.admin_event_html(event, order, live_blocks=admin_blocks),
                 "json": payloads.order_json_text(event, order, admin),
             },
         )
     )
-    return messages
+
+
+class Publisher:
+    """One per server process (per event loop): the live messages of committed changes,
+    built on a worker thread of their own and sent from the loop, in commit order.
+
+    ``submit`` (from the request's thread) only queues. The loop's task takes everything
+    queued, waits until those requests have answered, and has the worker build the
+    messages (``iter_messages``: under load the admins' blocks are rendered once for
+    several changes), sending each as soon as it is built, the partners' board first.
+    When the server stops, the task is cancelled: it still sends what was queued before
+    it ends, so a change committed before the stop is announced."""
+
+    _current: "Publisher | None" = None
+    _by_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Publisher]" = weakref.WeakKeyDictionary()
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-publish")
+        self._building = None  # the worker's build of the next message, while under way
+        self.task = loop.create_task(self._run(), name="live-publish")
+
+    @classmethod
+    async def serve_http(cls, app, scope, receive, send):
+        """Run the HTTP ``app`` with this loop publishing the changes its requests commit,
+        each once its request has answered (``quickcommerce.asgi``)."""
+        loop = asyncio.get_running_loop()
+        cls.serve_on(loop)
+        answered = loop.create_future()
+
+        async def send_noting_the_answer(message):
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body") and not answered.done():
+                answered.set_result(None)
+
+        token = _answered.set(answered)
+        try:
+            return await app(scope, receive, send_noting_the_answer)
+        finally:
+            if not answered.done():
+                answered.set_result(None)
+            _answered.reset(token)
+
+    @classmethod
+    def serve_on(cls, loop: asyncio.AbstractEventLoop) -> "Publisher":
+        """Publish from ``loop`` from now on (call on that loop: ``quickcommerce.asgi``)."""
+        publisher = cls._by_loop.get(loop)
+        if publisher is None:
+            publisher = cls._by_loop[loop] = cls(loop)
+        cls._current = publisher
+        return publisher
+
+    @classmethod
+    def current(cls) -> "Publisher | None":
+        """The server's publisher, if its loop runs and this is not the loop's own thread."""
+        publisher = cls._current
+        if publisher is None or publisher.loop.is_closed() or not publisher.loop.is_running():
+            return None
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        return None if publisher.task.done() or running is publisher.loop else publisher
+
+    def submit(self, event, order, previous_partner_id=None, *, after=None) -> None:
+        """Queue a committed change (from any thread); ``after``: a future done when the
+        request that made it has answered."""
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, (event, order, previous_partner_id, after))
+
+    def _take_queued(self) -> list:
+        changes = []
+        while not self.queue.empty():
+            changes.append(self.queue.get_nowait())
+        return changes
+
+    async def _run(self) -> None:
+        messages = None  # the batch being built and sent: a generator run on the worker
+        try:
+            while True:
+                changes = [await self.queue.get(), *self._take_queued()]
+                answered = {after for *_, after in changes if after is not None and not after.done()}
+                if answered:
+                    await asyncio.wait(answered, timeout=AFTER_RESPONSE_MAX_WAIT_SECONDS)
+                messages = self._messages(changes)
+                await self._send(messages)
+                messages = None
+        except asyncio.CancelledError:
+            # The server is stopping: what is committed and not yet sent still goes out.
+            # (A message whose send was under way is not sent again: at most once.)
+            if messages is not None:
+                await self._send(messages)
+            rest = self._take_queued()
+            if rest:
+                await self._send(self._messages(rest))
+            raise
+        finally:
+            self.executor.shutdown(wait=False)
+
+    async def _send(self, messages) -> None:
+        """Send each message as the worker builds it: the first goes out (and fans out)
+        while the worker builds the next."""
+        while True:
+            if self._building is None:
+                self._building = asyncio.wrap_future(self.executor.submit(next, messages, None))
+            # Shielded: a stop cancels this wait, not the build, whose message is still sent.
+            item = await asyncio.shield(self._building)
+            self._building = None
+            if item is None:
+                return
+            await send_now([item])
+
+    @staticmethod
+    def _messages(changes):
+        # Runs on the worker thread, whose database connection stays open for the life of
+        # the process (dropped only when broken). On SQLite that is also what keeps a
+        # request's close from being the last one: closing the last connection to a WAL
+        # database checkpoints the log into the file, with an fsync, and deletes it; with
+        # a connection per request (CONN_MAX_AGE 0, as Django advises under ASGI) that
+        # was after every order (docs/stores.md).
+        try:
+            yield from iter_messages([change[:3] for change in changes])
+        finally:
+            if connection.connection is not None and not connection.is_usable():
+                connection.close()
 
 
 def on_access_revoked(sender, *, user_id, session_key=None, **kwargs) -> None:

@@ -72,8 +72,9 @@ def error_responses(*codes):
 
 
 def order_response(order, viewer, *, status_code=status.HTTP_200_OK):
-    """The order, fresh with its items and timeline, as ``viewer`` may see it."""
-    order = order_with_details(order.pk)
+    """The order, fresh with its items and timeline, as ``viewer`` may see it: as its change
+    committed (``order.as_committed``, read once for the live event too), else read now."""
+    order = getattr(order, "as_committed", None) or order_with_details(order.pk)
     return Response(OrderSerializer(order, context={"viewer": viewer}).data, status=status_code)
 
 

@@ -242,16 +242,25 @@ class OrderSerializer(serializers.Serializer):
         return order_eta(order)
 
     def to_representation(self, order):
-        data = super().to_representation(order)
-        viewer = self.context.get("viewer")
-        if not self.sees_contact(viewer, order):
-            for name in self.PRIVATE_FIELDS:
+        return self.visible_to(super().to_representation(order), order, self.context.get("viewer"))
+
+    @classmethod
+    def everything(cls, order) -> dict:
+        """Every field of ``order``, before the visibility rules: serialise once, then
+        ``visible_to`` a copy per viewer (the live events' audiences, dispatch.payloads)."""
+        return serializers.Serializer.to_representation(cls(), order)
+
+    @classmethod
+    def visible_to(cls, data: dict, order, viewer) -> dict:
+        """``data`` (all of ``order``'s fields), cut to what ``viewer`` may see, in place."""
+        if not cls.sees_contact(viewer, order):
+            for name in cls.PRIVATE_FIELDS:
                 data.pop(name, None)
             # Timeline notes are free text (a cancel reason, an admin's release reason):
             # only the order's own parties read them, never the board.
             for event in data["events"]:
                 event["note"] = ""
-        if not self.sees_delivery_code(viewer, order):
+        if not cls.sees_delivery_code(viewer, order):
             data.pop("delivery_code", None)
         return data
 

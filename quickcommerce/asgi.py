@@ -18,11 +18,19 @@ except ImproperlyConfigured as exc:
 from channels.routing import ProtocolTypeRouter, URLRouter
 
 from accounts.ws_auth import WebsocketAuthStack
+from dispatch.publish import Publisher
 from dispatch.routing import websocket_urlpatterns
+
+
+async def http_app(scope, receive, send):
+    """Django, with this server's event loop publishing the live events of the changes
+    its requests commit (``dispatch.publish.Publisher``: built and sent off the request)."""
+    return await Publisher.serve_http(django_asgi_app, scope, receive, send)
+
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_app,
         "websocket": WebsocketAuthStack(URLRouter(websocket_urlpatterns)),
     }
 )

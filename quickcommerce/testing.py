@@ -188,6 +188,14 @@ class AppServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def wait_for_log(self, needle: str, timeout: float = 10) -> str:
+        """The server's log once ``needle`` is in it (or the timeout): what happens after a
+        response, such as a live event's publish (dispatch.publish.Publisher), logs later."""
+        deadline = time.monotonic() + timeout
+        while needle not in self.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.log()
+
 
 # --- nginx with the deploy config (quickcommerce/tests/test_deploy.py, test_faults.py) ------------
 

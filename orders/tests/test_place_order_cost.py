@@ -1,0 +1,119 @@
+"""What one order placement costs the store: queries and write transactions, pinned.
+
+The request (``POST /api/orders/``, which reads the order once after the commit, in
+``orders.signals.announce_after_commit``, for the live event and its answer alike) and
+the live event's messages, built off the request (``dispatch.publish.build_messages``,
+on the publisher's thread under the server), are counted apart.
+A write transaction is a ``BEGIN`` or a write outside one (SQLite's autocommit:
+a transaction of its own); on SQLite each is one commit. Real commits: these tests
+run outside the test's wrapping transaction (``transaction=True``).
+"""
+
+import pytest
+from django.db import connection
+
+from dispatch import publish as publishing
+from orders.models import Order
+from orders.selectors import order_with_details
+from orders.signals import NEW_ORDER
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+class Statements(list):
+    """Every statement the default connection runs, with whether a transaction was open."""
+
+    def __call__(self, execute, sql, params, many, context):
+        self.append((sql, connection.in_atomic_block))
+        return execute(sql, params, many, context)
+
+    def queries(self) -> int:
+        return sum(1 for sql, _ in self if not sql.startswith(("BEGIN", "SAVEPOINT", "RELEASE")))
+
+    def write_transactions(self) -> int:
+        begins = sum(1 for sql, _ in self if sql.startswith("BEGIN"))
+        lone_writes = sum(1 for sql, in_atomic in self if sql.startswith(WRITES) and not in_atomic)
+        return begins + lone_writes
+
+
+def place(api, customer, product, statements, quantity=1):
+    client = api(customer)
+    with connection.execute_wrapper(statements):
+        response = client.post(
+            "/api/orders/",
+            {"items": [{"product": str(product.pk), "quantity": quantity}], "address": "12 Baker Street, Marylebone"},
+            format="json",
+        )
+    return response
+
+
+def test_placing_an_order_takes_two_write_transactions_and_a_fixed_number_of_queries(api, customer, milk, published):
+    # given a customer and a product; the live event is recorded, not built (its build is counted below)
+    statements = Statements()
+
+    # when they place a one-line order through the API
+    response = place(api, customer, milk, statements)
+
+    # then: the stock decrement (one conditional UPDATE, its own transaction), then the
+    # order, its item and its first event in one transaction; then the answer reads it back
+    assert response.status_code == 201, response.content
+    assert published == [(NEW_ORDER, response.json()["ref"], 1, Order.Status.PLACED)]
+    assert statements.write_transactions() == 2, statements
+    writes = [sql.split()[:3] for sql, _ in statements if sql.startswith(WRITES)]
+    assert len(writes) == 4, writes  # stock, order, item, event
+    # the user (JWT), the products, the 4 writes, and the order read once after the commit
+    # with its items and timeline, for the live event and the answer alike (order.as_committed)
+    assert statements.queries() == 9, "\n".join(sql[:120] for sql, _ in statements)
+
+
+def test_a_second_line_adds_one_stock_update_and_its_transaction(api, customer, milk, bananas, published):
+    statements = Statements()
+    client = api(customer)
+    with connection.execute_wrapper(statements):
+        response = client.post(
+            "/api/orders/",
+            {
+                "items": [{"product": str(milk.pk), "quantity": 1}, {"product": str(bananas.pk), "quantity": 1}],
+                "address": "12 Baker Street, Marylebone",
+            },
+            format="json",
+        )
+    assert response.status_code == 201, response.content
+    assert statements.write_transactions() == 3, statements
+
+
+def test_the_live_event_reads_the_order_in_the_request_and_builds_its_messages_with_fixed_queries(
+    customer, milk, partner, admin_user
+):
+    # given a placed order (through the service, as the API does)
+    from orders.services import place_order
+
+    order, _ = place_order(customer=customer, lines=[(milk.pk, 1)], address="12 Baker Street, Marylebone")
+
+    # when the order is read as committed, with details (once, in the request)
+    statements = Statements()
+    with connection.execute_wrapper(statements):
+        loaded = order_with_details(order.pk)
+    # then: the order with customer and partner, its items, its timeline; no writes
+    assert statements.queries() == 3, statements
+    assert statements.write_transactions() == 0
+
+    # and building every audience's messages (off the request under the server) costs
+    # a fixed number of queries, however many orders, partners or sockets there are
+    statements = Statements()
+    with connection.execute_wrapper(statements):
+        messages = publishing.build_messages([(NEW_ORDER, loaded, None)])
+    assert [group for group, _ in messages] == ["partners", f"customer.{customer.pk}", "admins"]
+    assert statements.write_transactions() == 0
+    assert statements.queries() == BUILD_QUERIES, [sql for sql, _ in statements]
+
+    # and a batch of two changes renders the admins' blocks once: the same queries as one
+    statements = Statements()
+    with connection.execute_wrapper(statements):
+        publishing.build_messages([(NEW_ORDER, loaded, None), (NEW_ORDER, loaded, None)])
+    assert statements.queries() == BUILD_QUERIES
+
+
+BUILD_QUERIES = 7  # all of them the admins' counts, partners and timing blocks
