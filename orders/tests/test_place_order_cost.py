@@ -116,4 +116,4 @@ def test_the_live_event_reads_the_order_in_the_request_and_builds_its_messages_w
     assert statements.queries() == BUILD_QUERIES
 
 
-BUILD_QUERIES = 7  # all of them the admins' counts, partners and timing blocks
+BUILD_QUERIES = 8  # all of them the admins' counts, partners, timing blocks and chart
