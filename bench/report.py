@@ -536,6 +536,7 @@ def render(results: dict, out_dir: Path) -> Path:
     lines += report_capacity.pages_lines(results.get("pages"), out_dir)
     lines += report_capacity.order_path_lines(results, fanout_median)
     lines += report_capacity.profile_lines(results.get("profile"))
+    lines += report_capacity.location_lines(results.get("location"))
     lines += report_capacity.before_after_lines(results.get("fanout"), fanout_median)
     lines += report_capacity.goals_lines(results, fanout_median)
     lines += report_capacity.findings_lines(results)

@@ -3,7 +3,7 @@
     python -m bench.run                 # full run, ~7-10 minutes on 2 cores; writes docs/
     python -m bench.run --quick         # smoke run, < 2 minutes; writes bench/results/quick/
     python -m bench.run --only fanout   # one section (fanout, rate, connections, throughput, emails,
-                                        # race, scaleout, pages, profile); repeatable
+                                        # race, scaleout, pages, profile, location); repeatable
 
 Each run starts its own redis-server(s) and app server(s) on free ports (never 6379) on a
 copy of a freshly migrated and seeded SQLite file, and stops them. Raw results go to
@@ -20,14 +20,25 @@ import sys
 import time
 import traceback
 
-from bench import connections, fanout, pages, profile, race, rate, scaleout, throughput
+from bench import connections, fanout, location, pages, profile, race, rate, scaleout, throughput
 from bench.common import RESULTS_DIR, BenchError, Services, api_missing, dump_json, make_template_db, say
 from bench.common import raise_fd_limit as _raise_fd_limit
 from bench.live import write_payload
 from bench.report import machine_info, print_summary, render
 from quickcommerce.testing import BASE_DIR
 
-SECTIONS = ("fanout", "rate", "connections", "throughput", "emails", "race", "scaleout", "pages", "profile")
+SECTIONS = (
+    "fanout",
+    "rate",
+    "connections",
+    "throughput",
+    "emails",
+    "race",
+    "scaleout",
+    "pages",
+    "profile",
+    "location",
+)
 
 FULL = {
     "fanout_ns": (10, 100, 1000),
@@ -53,6 +64,9 @@ FULL = {
     "pages_repeats": 3,
     "profile_sockets": 1000,
     "profile_orders": 150,
+    "location_n": 200,
+    "location_rates": (50, 100, 200, 400),
+    "location_seconds": 5,
 }
 QUICK = {
     "fanout_ns": (10, 100),
@@ -78,6 +92,9 @@ QUICK = {
     "pages_repeats": 3,
     "profile_sockets": 200,
     "profile_orders": 30,
+    "location_n": 50,
+    "location_rates": (25, 50, 100),
+    "location_seconds": 2,
 }
 
 
@@ -188,6 +205,14 @@ async def run_section(name, plan, args, workdir, template, results=None) -> dict
     if name == "profile":
         return await profile.run(
             workdir=workdir, template=template, sockets=plan["profile_sockets"], orders=plan["profile_orders"]
+        )
+    if name == "location":
+        return await location.run(
+            workdir=workdir,
+            template=template,
+            n=plan["location_n"],
+            rates=plan["location_rates"],
+            seconds=plan["location_seconds"],
         )
     if name == "throughput":
         return await throughput.run(
