@@ -70,7 +70,15 @@ async def test_messages_are_built_off_the_request_thread_and_sent_in_commit_orde
         cancelled = cancel_order(actor=customer, order_ref=order.ref)
         return order, cancelled, queued_in_request
 
-    order, cancelled, built_during_request = await sync_to_async(request)()
+    # (as under the server, the publisher builds once the request has answered: here the
+    # "response" goes after both changes, so the build never overlaps the request's writes)
+    answered = asyncio.get_running_loop().create_future()
+    token = publishing._answered.set(answered)
+    try:
+        order, cancelled, built_during_request = await sync_to_async(request)()
+    finally:
+        publishing._answered.reset(token)
+    answered.set_result(None)
 
     # then the request built nothing itself, and the admins got both events, in order,
     # each as committed (version 1, then 2)
