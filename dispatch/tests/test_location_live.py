@@ -80,6 +80,10 @@ async def test_a_position_reaches_exactly_the_orders_customer_and_admins_across_
         later = await asyncio.to_thread(api_a.place, bob)
         for ws in (ws_bob, ws_priya, ws_sam):
             first = await next_json(ws)
+            if (first["event"], first.get("ref")) == ("order_accepted", order["ref"]):
+                # Sam's accept, made just before the sockets opened, is published off the
+                # request: on a busy machine it may land after their snapshot (harmless).
+                first = await next_json(ws)
             assert (first["event"], first.get("ref")) == ("new_order", later["ref"]), first
 
         # After delivery: refused, and the customer hears nothing more about a rider.
