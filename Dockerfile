@@ -49,8 +49,8 @@ ENV PYTHONUNBUFFERED=1 \
 
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home --shell /usr/sbin/nologin app \
-    && mkdir -p /data /srv/static \
-    && chown app:app /data /srv/static
+    && mkdir -p /data /srv/static /srv/media \
+    && chown app:app /data /srv/static /srv/media
 
 COPY --from=build /opt/venv /opt/venv
 # Code and collected static files stay owned by root: the app cannot rewrite them.

@@ -1,6 +1,7 @@
 """Shared fixtures. Real services only: redis-server, the app under uvicorn (and later
 nginx, chromium) run as real processes on free loopback ports."""
 
+import os
 import shutil
 
 import httpx
@@ -15,6 +16,20 @@ pytest_plugins = ["quickcommerce.mongo_compile"]
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _media_root(tmp_path_factory):
+    """Uploaded pictures go to a temporary directory: this process's, and (through the
+    environment) that of every app process and `manage.py` the tests start."""
+    root = tmp_path_factory.mktemp("media")
+    os.environ["MEDIA_ROOT"] = str(root)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _media_settings(settings, _media_root):
+    settings.MEDIA_ROOT = _media_root
 
 
 @pytest.fixture(autouse=True)

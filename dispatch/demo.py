@@ -1,16 +1,21 @@
 """Demo data for `manage.py seed`: a grocery catalog, demo users and a few past
 orders in several states. Idempotent: a second run changes nothing."""
 
+import json
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from django.conf import settings
+from django.core.files import File
+from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import PartnerProfile, User
 from accounts.services import register_user
 from dispatch import services as dispatch
+from orders.images import delete_pictures
 from orders.models import STATUS_TIMESTAMP, Category, Order, OrderEvent, OrderItem, Product
 from orders.services import cancel_order, place_order
 from quickcommerce.db import atomic
@@ -101,6 +106,11 @@ CATALOG = {
 }
 
 
+# Each seeded product's picture: Fluent Emoji (MIT) rendered to WebP by
+# demo_pictures/render.sh; pictures.json maps a product's name to its file.
+PICTURES_DIR = Path(__file__).resolve().parent / "demo_pictures"
+
+
 def seed_demo(*, reset: bool = False, out=None) -> dict:
     say = out or (lambda _msg: None)
     # One transaction on either store: a reset that fails wipes nothing.
@@ -109,13 +119,15 @@ def seed_demo(*, reset: bool = False, out=None) -> dict:
             wipe_demo()
         users = _seed_users()
         created_products = _seed_catalog()
+    # Files are not part of a transaction: written once the catalog is stored.
+    pictures = _seed_pictures()
     if reset:
         say("Wiped orders, catalog and demo users.")
     orders = _seed_orders(users)
-    summary = {"products_created": created_products, "orders_created": orders}
+    summary = {"products_created": created_products, "pictures_added": pictures, "orders_created": orders}
     say(
         f"Catalog: {Category.objects.count()} categories, {Product.objects.count()} products "
-        f"({created_products} new). Demo orders created: {orders}."
+        f"({created_products} new, {pictures} pictures added). Demo orders created: {orders}."
     )
     return summary
 
@@ -124,6 +136,9 @@ def wipe_demo() -> None:
     OrderEvent.objects.all().delete()
     OrderItem.objects.all().delete()
     Order.objects.all().delete()
+    with_pictures = list(Product.objects.exclude(image=""))
+    # The files go only once the wipe is stored: a reset that fails keeps them.
+    transaction.on_commit(lambda: delete_pictures(with_pictures))
     Product.objects.all().delete()
     Category.objects.all().delete()
     # By primary key, one collection per delete: MongoDB refuses a delete that joins.
@@ -180,6 +195,19 @@ def _seed_catalog() -> int:
             )
             created += was_created
     return created
+
+
+def _seed_pictures() -> int:
+    """Give each seeded product without a picture its demo picture, saved through the
+    same ImageField as an upload in the admin (storage, name and renditions)."""
+    pictures = json.loads((PICTURES_DIR / "pictures.json").read_text())
+    added = 0
+    for product in Product.objects.filter(image="", name__in=list(pictures)):
+        with (PICTURES_DIR / f"{pictures[product.name]}.webp").open("rb") as picture:
+            product.image.save(f"{product.slug}.webp", File(picture), save=False)
+        product.save(update_fields=["image"])
+        added += 1
+    return added
 
 
 # Past orders, made through the real services so their timelines are real, then dated

@@ -6,7 +6,7 @@ that change them.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.utils.html import format_html
 
 from accounts.admin import AdminRoleMixin
 from orders.errors import StockChanged
@@ -22,21 +22,14 @@ class CategoryAdmin(AdminRoleMixin, admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
 
 
-class HttpsURLField(forms.URLField):
-    """A URL field that assumes https for a bare domain (Django 6's default)."""
-
-    def __init__(self, *, assume_scheme="https", **kwargs):
-        super().__init__(assume_scheme=assume_scheme, **kwargs)
-
-
 class ProductAdminForm(forms.ModelForm):
     """Stock keeps the value the admin saw (a hidden initial), so a change only writes
     what the admin changed, and a stock edit is refused if orders moved stock meanwhile."""
 
     class Meta:
         model = Product
-        fields = ("category", "name", "slug", "description", "unit", "price", "stock", "active", "image_url")
-        field_classes = {"image_url": HttpsURLField}
+        fields = ("category", "name", "slug", "description", "unit", "price", "stock", "active", "image")
+        widgets = {"image": forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp"})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -65,8 +58,10 @@ class ProductAdminForm(forms.ModelForm):
 @admin.register(Product)
 class ProductAdmin(AdminRoleMixin, admin.ModelAdmin):
     form = ProductAdminForm
-    formfield_overrides = {models.URLField: {"form_class": HttpsURLField}}
-    list_display = ("name", "category", "unit", "price", "stock", "active")
+    fields = ("category", "name", "slug", "description", "unit", "price", "stock", "active", "image", "picture_preview")
+    readonly_fields = ("picture_preview",)
+    list_display = ("list_picture", "name", "category", "unit", "price", "stock", "active")
+    list_display_links = ("list_picture", "name")
     list_editable = ("price", "stock")
     list_filter = ("active", "category")
     search_fields = ("name", "slug", "description")
@@ -74,6 +69,21 @@ class ProductAdmin(AdminRoleMixin, admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
     ordering = ("name",)
     list_per_page = 50
+
+    @admin.display(description="Preview")
+    def picture_preview(self, product):
+        """The picture as the product page shows it (its 640 px rendition), or what shows instead."""
+        if not product.image:
+            return "No picture: the shop shows a grocery bag instead."
+        html = '<img src="{}" alt="{}" width="200" class="product-preview">'
+        return format_html(html, product.picture.url, product.name)
+
+    @admin.display(description="")
+    def list_picture(self, product):
+        if not product.image:
+            return "—"
+        html = '<img src="{}" alt="" width="40" class="product-preview">'
+        return format_html(html, product.thumbnail.url)
 
     def get_changelist_form(self, request, **kwargs):
         kwargs.setdefault("form", ProductAdminForm)

@@ -98,7 +98,13 @@ class ProductListApi(APIView):
         products = catalog_products(
             search=filters.validated_data["search"], category_slug=filters.validated_data["category"]
         )
-        return paginated_response(view=self, request=request, queryset=products, serializer_class=ProductSerializer)
+        return paginated_response(
+            view=self,
+            request=request,
+            queryset=products,
+            serializer_class=ProductSerializer,
+            context={"request": request},
+        )
 
 
 # --- orders -------------------------------------------------------------------------

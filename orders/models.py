@@ -6,6 +6,9 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
+from imagekit.models import ImageSpecField
+
+from orders.images import PRODUCT_IMAGE_HELP, Picture, Thumbnail, product_image_path, validate_product_image
 
 # Order refs: 8 characters, no look-alikes (0/O, 1/I/L): easy to read out on a phone.
 REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -71,13 +74,24 @@ class Product(models.Model):
     price = models.DecimalField(max_digits=9, decimal_places=2, validators=[MinValueValidator(Decimal("0.00"))])
     stock = models.PositiveIntegerField(default=0)
     active = models.BooleanField(default=True)
-    image_url = models.URLField(blank=True)
+    image = models.ImageField(
+        upload_to=product_image_path,
+        blank=True,
+        validators=[validate_product_image],
+        help_text=PRODUCT_IMAGE_HELP,
+    )
+    # Renditions at the sizes the pages use, made when a picture is saved (orders/images.py).
+    thumbnail = ImageSpecField(source="image", spec=Thumbnail)
+    picture = ImageSpecField(source="image", spec=Picture)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self):
         return self.name
+
+    def get_absolute_url(self):
+        return reverse("orders:product", kwargs={"slug": self.slug})
 
     @property
     def in_stock(self):

@@ -48,6 +48,24 @@ class ProductSerializer(serializers.Serializer):
     unit = serializers.CharField()
     description = serializers.CharField()
     in_stock = serializers.BooleanField()
+    image = serializers.SerializerMethodField(
+        help_text="The product's picture as uploaded (absolute URL), or null when it has none."
+    )
+    thumbnail = serializers.SerializerMethodField(
+        help_text="A WebP rendition at most 240 px a side (absolute URL), or null when it has none."
+    )
+
+    def _absolute(self, url):
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_image(self, product):
+        return self._absolute(product.image.url) if product.image else None
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_thumbnail(self, product):
+        return self._absolute(product.thumbnail.url) if product.image else None
 
 
 class ProductFilterSerializer(serializers.Serializer):

@@ -172,6 +172,7 @@ INSTALLED_APPS = db.installed_apps(
         "rest_framework_simplejwt",
         "drf_spectacular",
         "drf_spectacular_sidecar",
+        "imagekit",
         "accounts",
         "orders",
         "dispatch",
@@ -208,6 +209,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "orders.context_processors.cart",
+                "orders.context_processors.delivery_promise",
             ],
         },
     },
@@ -232,8 +234,44 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+# Uploaded files (product pictures). On one machine a directory that nginx serves at
+# /media/ (deploy/nginx.conf); for instances on several machines, S3-compatible storage
+# (docs/stores.md, "Product pictures").
+MEDIA_URL = env.str("MEDIA_URL", "/media/")
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", str(BASE_DIR / "media")))
+PRODUCT_IMAGE_MAX_MB = env.int("PRODUCT_IMAGE_MAX_MB", 5, minimum=1, maximum=50)
+MEDIA_S3_BUCKET = env.str("MEDIA_S3_BUCKET", None)
+_media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+if MEDIA_S3_BUCKET:
+    # django-storages (pip install -r requirements-s3.txt); credentials as boto3 reads them
+    # (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the machine's role).
+    _media_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            "endpoint_url": env.str("MEDIA_S3_ENDPOINT_URL", None),
+            "region_name": env.str("MEDIA_S3_REGION", None),
+            "custom_domain": env.str("MEDIA_S3_CUSTOM_DOMAIN", None),
+            "querystring_auth": False,
+            "file_overwrite": False,
+            "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
+        },
+    }
+# Where pictures come from, for the CSP's img-src: this site, or the bucket's host.
+MEDIA_SOURCES = []
+if MEDIA_S3_BUCKET:
+    _options = _media_storage["OPTIONS"]
+    if _options["custom_domain"]:
+        MEDIA_SOURCES = [f"https://{_options['custom_domain']}"]
+    elif _options["endpoint_url"]:
+        MEDIA_SOURCES = ["/".join(_options["endpoint_url"].split("/")[:3])]
+    else:
+        MEDIA_SOURCES = ["https://*.amazonaws.com"]
+# The renditions (orders/images.py) are made when a picture is saved; pages never check
+# that they exist (which would be a request per picture on S3).
+IMAGEKIT_DEFAULT_CACHEFILE_STRATEGY = "imagekit.cachefiles.strategies.Optimistic"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _media_storage,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -257,7 +295,7 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
-        "img-src": [SELF, "data:", *map_tile_sources(MAP_TILE_URL)],
+        "img-src": [SELF, "data:", *map_tile_sources(MAP_TILE_URL), *MEDIA_SOURCES],
         "font-src": [SELF],
         "connect-src": [SELF],
         "form-action": [SELF],

@@ -237,7 +237,7 @@ def render_nginx_conf(directory: Path, **values) -> Path:
 class Nginx:
     """The Debian nginx binary with the templated deploy config, as the current user."""
 
-    def __init__(self, binary: str, workdir: Path, *, upstreams: list[int], static_root: Path):
+    def __init__(self, binary: str, workdir: Path, *, upstreams: list[int], static_root: Path, media_root=None):
         self.binary = binary
         self.workdir = workdir
         self.port = free_port()
@@ -253,6 +253,7 @@ class Nginx:
             NGINX_UPSTREAM_SERVERS=servers,
             NGINX_LOCAL_RESOLVERS="127.0.0.1",
             NGINX_STATIC_ROOT=static_root,
+            NGINX_MEDIA_ROOT=media_root or workdir / "media",
             NGINX_RUN_DIR=run,
             NGINX_LOG_DIR=self.logs,
         )

@@ -1,3 +1,6 @@
+import re
+
+from django.conf import settings
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path, re_path
@@ -7,7 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts.urls import auth_urlpatterns
 from accounts.views import admin_login
 from dispatch import pwa
-from quickcommerce.views import favicon, healthz
+from quickcommerce.views import favicon, healthz, media
 
 
 @csrf_exempt  # a 404 whatever the method: not a CSRF failure page
@@ -42,3 +45,8 @@ urlpatterns = [
     path("", include("dispatch.urls")),
     path("", include("orders.urls")),
 ]
+# Product pictures in development (`make run`, DEBUG); deployed, nginx serves /media/
+# (deploy/nginx.conf) or they live in a bucket, and this answers 404.
+if settings.MEDIA_URL.startswith("/"):
+    media_prefix = re.escape(settings.MEDIA_URL.lstrip("/"))
+    urlpatterns.append(re_path(rf"^{media_prefix}(?P<path>.+)$", media, name="media"))

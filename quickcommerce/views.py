@@ -2,11 +2,12 @@ import logging
 
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django.views.static import serve
 
 logger = logging.getLogger(__name__)
 
@@ -52,3 +53,13 @@ def healthz(request):
 def favicon(request):
     """Browsers ask for /favicon.ico on pages that name no icon (the Django admin's)."""
     return redirect(static("favicon.svg"), permanent=True)
+
+
+@require_GET
+def media(request, path):
+    """Uploaded product pictures, in development only (DEBUG, as `make run` is). Deployed,
+    nginx serves /media/ from the shared volume (deploy/nginx.conf), or they live in a
+    bucket; here that is a 404."""
+    if not settings.DEBUG:
+        raise Http404("Media files are not served by the app.")
+    return serve(request, path, document_root=settings.MEDIA_ROOT)

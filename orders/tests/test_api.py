@@ -73,6 +73,8 @@ def test_products_are_public_paginated_and_shaped_for_clients(api):
         "unit": "250 g",
         "description": "Salted",
         "in_stock": True,
+        "image": None,
+        "thumbnail": None,
     }
 
 

@@ -62,6 +62,10 @@ CASES = [
     ("accounts:settings", "post", None, {}, CUSTOMER_PAGE),
     # customer pages
     ("orders:catalog", "get", None, None, PUBLIC),
+    ("orders:product", "get", "product", None, PUBLIC),
+    ("orders:mini-cart", "get", None, None, CUSTOMER_PAGE),
+    # Uploaded pictures: the app serves them only with DEBUG on (tests run with it off); nginx does.
+    ("media", "get", "picture", None, everyone(HIDDEN)),
     ("orders:cart", "get", None, None, CUSTOMER_PAGE),
     ("orders:cart-add", "post", None, {}, CUSTOMER_PAGE),
     ("orders:cart-update", "post", None, {}, CUSTOMER_PAGE),
@@ -164,7 +168,8 @@ def world(customer, other_customer, partner, other_partner, admin_user):
     placed_b = make_order(other_customer, [(product, 1)])
     users = {"alice": customer, "bob": other_customer, "p1": partner, "p2": other_partner, "admin": admin_user}
     refs = {"placed_a": placed_a.ref, "taken_a": taken_a.ref, "placed_b": placed_b.ref, "unknown": UNKNOWN_REF}
-    return {"users": users, "refs": refs}
+    kwargs = {"product": {"slug": product.slug}, "picture": {"path": "products/x.webp"}}
+    return {"users": users, "refs": refs, "kwargs": kwargs}
 
 
 def outcome_of(response, *, api: bool) -> str:
@@ -197,7 +202,7 @@ def request_as(client, users, role, method, url, body, *, api):
     ("name", "method", "ref", "body", "expected"), CASES, ids=[f"{c[1]}-{c[0]}-{c[2] or ''}" for c in CASES]
 )
 def test_matrix(client, world, role, name, method, ref, body, expected):
-    kwargs = {"ref": world["refs"][ref]} if ref else {}
+    kwargs = world["kwargs"].get(ref) or {"ref": world["refs"][ref]} if ref else {}
     url = reverse(name, kwargs=kwargs)
     api = url.startswith("/api/")
     response = request_as(client, world["users"], role, method, url, body, api=api)

@@ -365,9 +365,13 @@ def stack(nginx_binary, collected_static, live_db, redis_server, start_app, tmp_
 
     app_a = start_app(redis_url=redis_server.url, proxy_headers=True, **PROD_ENV, **settings_env)
     app_b = start_app(redis_url=redis_server.url, proxy_headers=True, **PROD_ENV, **settings_env)
-    nginx = Nginx(nginx_binary, tmp_path / "nginx", upstreams=[app_a.port, app_b.port], static_root=published)
+    # The seed's pictures (conftest's MEDIA_ROOT), shared with nginx as compose shares the media volume.
+    media = Path(os.environ["MEDIA_ROOT"])
+    nginx = Nginx(
+        nginx_binary, tmp_path / "nginx", upstreams=[app_a.port, app_b.port], static_root=published, media_root=media
+    )
     nginx.start()
-    yield {"nginx": nginx, "a": app_a, "b": app_b, "static": published}
+    yield {"nginx": nginx, "a": app_a, "b": app_b, "static": published, "media": media}
     nginx.stop()
 
 
@@ -375,6 +379,36 @@ def only_one(response: httpx.Response, name: str) -> str:
     values = response.headers.get_list(name)
     assert len(values) == 1, f"{name}: {values}"
     return values[0]
+
+
+def test_through_nginx_product_pictures_come_from_the_media_volume(stack):
+    """nginx serves the pictures the app stored (the seed's, through ImageField) from the
+    shared directory: the right type, cached for a year, pictures only; and the product
+    admin may receive a picture bigger than the 1 MiB every other path allows."""
+    nginx = stack["nginx"]
+    with httpx.Client(base_url=nginx.url, timeout=10) as client:
+        page = client.get("/products/bananas/", headers=HTTPS)
+        assert page.status_code == 200, page.text[:500]
+        urls = re.findall(r'src="(/media/[^"]+\.webp)"', page.text)
+        assert len(urls) >= 2, "the product's picture and its related products' thumbnails"
+        for url in urls:
+            picture = client.get(url)
+            assert picture.status_code == 200
+            assert picture.headers["content-type"] == "image/webp"
+            assert only_one(picture, "cache-control") == "public, max-age=31536000, immutable"
+            assert only_one(picture, "x-content-type-options") == "nosniff"
+            assert picture.content == (stack["media"] / url.removeprefix("/media/")).read_bytes()
+
+        # Only pictures, whatever else the directory holds.
+        (stack["media"] / "products" / "planted.html").write_text("<script>alert(1)</script>")
+        assert client.get("/media/products/planted.html").status_code == 404
+        assert client.get("/media/products/no-such.webp").status_code == 404
+
+        body = b"x" * (3 * 1024 * 1024)
+        headers = {**HTTPS, "Content-Type": "application/octet-stream"}
+        admin_upload = client.post("/admin/orders/product/add/", content=body, headers=headers)
+        assert admin_upload.status_code != 413  # reaches the app (which wants a login and a CSRF token)
+        assert client.post("/accounts/login/", content=body, headers=headers).status_code == 413
 
 
 def test_through_nginx_pages_static_api_and_limits(stack):
