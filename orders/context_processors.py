@@ -1,3 +1,5 @@
+from django.conf import settings
+
 from accounts.models import User
 from accounts.permissions import has_role
 from orders.cart import Cart
@@ -8,3 +10,8 @@ def cart(request):
     if not has_role(getattr(request, "user", None), User.Role.CUSTOMER):
         return {"cart_count": 0}
     return {"cart_count": Cart(request.session).count}
+
+
+def delivery_promise(request):
+    """The header's promise: "Delivery in about N min" (settings.DELIVERY_PROMISE_MINUTES)."""
+    return {"delivery_promise_minutes": settings.DELIVERY_PROMISE_MINUTES}

@@ -92,5 +92,19 @@ def catalog_products(*, search="", category_slug=""):
     return products.order_by("name", "pk")
 
 
+def product_for_page(slug):
+    """An active product by slug, with its category (one query), or None."""
+    return Product.objects.filter(slug=slug, active=True, category__isnull=False).select_related("category").first()
+
+
+RELATED_COUNT = 4
+
+
+def related_products(product, count=RELATED_COUNT):
+    """Other products of ``product``'s category, those in stock first (one query)."""
+    others = catalog_products(category_slug=product.category.slug).exclude(pk=product.pk)
+    return sorted(others[: count * 3], key=lambda other: not other.in_stock)[:count]
+
+
 def categories():
     return Category.objects.all()

@@ -6,7 +6,9 @@ app_name = "orders"
 
 urlpatterns = [
     path("", views.catalog, name="catalog"),
+    path("products/<slug:slug>/", views.product_detail, name="product"),
     path("cart/", views.cart, name="cart"),
+    path("cart/mini/", views.mini_cart, name="mini-cart"),
     path("cart/add/", views.cart_add, name="cart-add"),
     path("cart/update/", views.cart_update, name="cart-update"),
     path("cart/remove/", views.cart_remove, name="cart-remove"),

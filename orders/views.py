@@ -13,7 +13,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -26,7 +26,15 @@ from orders.errors import BadPosition, OrderNotFound, OutsideServiceArea
 from orders.forms import CartProductForm, CartQuantityForm, CatalogFilterForm, CheckoutForm
 from orders.geo import map_config, trail_json
 from orders.models import MAX_QUANTITY
-from orders.selectors import catalog_products, categories, order_list_for, orders_visible_to, with_details
+from orders.selectors import (
+    catalog_products,
+    categories,
+    order_list_for,
+    orders_visible_to,
+    product_for_page,
+    related_products,
+    with_details,
+)
 from orders.services import cancel_order, place_order
 from quickcommerce.errors import DomainError
 
@@ -121,29 +129,80 @@ def catalog(request):
     return response
 
 
+# --- Product page ------------------------------------------------------------------
+
+
+def _product_context(request, product) -> dict:
+    """The product page: the product (with what the cart holds of it) and related
+    products from its category. Three queries."""
+    related = related_products(product)
+    can_order = has_role(request.user, User.Role.CUSTOMER)
+    if can_order:
+        cart = Cart(request.session)
+        for shown in (product, *related):
+            shown.in_cart = cart.quantity(shown.pk)
+    return {
+        **CARD_CONTEXT,
+        "product": product,
+        "related": related,
+        "product_url": product.get_absolute_url(),
+        "can_order": can_order,
+    }
+
+
+@require_GET
+def product_detail(request, slug):
+    product = product_for_page(slug)
+    if product is None:
+        raise Http404("No such product.")
+    return render(request, "orders/product.html", _product_context(request, product))
+
+
 # --- Cart --------------------------------------------------------------------------
+
+# The element an Add or -/+ swaps, by the htmx target: the product page's buy box, or a card.
+BUY_PARTIALS = {"buy-box": ("orders/product.html#buy-box", "product_url")}
+CARD_PARTIAL = ("orders/catalog.html#product-card", "catalog_url")
+
+
+def _page_with_error(request, next_url, error, status):
+    """Without JavaScript, an Add or -/+ that failed shows the page it came from (the
+    product page or the catalog, with its filters) with the error on top."""
+    messages.error(request, error)
+    path = urlsplit(next_url).path
+    try:
+        match = resolve(path)
+    except Resolver404:
+        match = None
+    if match and match.view_name == "orders:product":
+        product = product_for_page(match.kwargs["slug"])
+        if product is not None:
+            return render(request, "orders/product.html", _product_context(request, product), status=status)
+    context = _catalog_context(request, QueryDict(urlsplit(next_url).query))
+    return render(request, "orders/catalog.html", context, status=status)
 
 
 def _card_answer(request, cart, product, *, notice="", error="", status=200):
-    """The answer to a catalog card's Add or minus/plus (its forms post ``next``, the catalog
-    page it sits on): for htmx the card again, with the badge; without JavaScript, back
-    to that page at the card (or, on an error, that page with the error on top)."""
+    """The answer to a card's or the product page's Add or minus/plus (their forms post
+    ``next``, the page they sit on): for htmx the card or buy box again, with the badge;
+    without JavaScript, back to that page at the product (or, on an error, that page with
+    the error on top)."""
     next_url = _safe_next(request, default=reverse("orders:catalog"))
     if request.htmx:
         if product is None:
             return HttpResponseBadRequest(error)
         product.in_cart = cart.quantity(product.pk)
-        context = {**CARD_CONTEXT, "product": product, "error": error, "notice": notice, "catalog_url": next_url}
+        template, url_name = BUY_PARTIALS.get(request.htmx.target, CARD_PARTIAL)
+        context = {**CARD_CONTEXT, "product": product, "error": error, "notice": notice, url_name: next_url}
         # 200 even for an error: htmx swaps only successful responses, and the
         # card shows the error next to the quantity.
-        return _with_badge(request, "orders/catalog.html#product-card", context)
+        return _with_badge(request, template, context)
     if error:
-        messages.error(request, error)
-        context = _catalog_context(request, QueryDict(urlsplit(next_url).query))
-        return render(request, "orders/catalog.html", context, status=status)
+        return _page_with_error(request, next_url, error, status)
     if notice:
         messages.warning(request, notice)
-    return redirect(f"{next_url}#product-{product.slug}")
+    anchor = "" if urlsplit(next_url).path == product.get_absolute_url() else f"#product-{product.slug}"
+    return redirect(f"{next_url}{anchor}")
 
 
 def _from_card(request) -> bool:
@@ -182,6 +241,15 @@ def _render_cart(request, cart, *, line_feedback=None, error="", status=200):
 @require_GET
 def cart(request):
     return _render_cart(request, Cart(request.session))
+
+
+@customer_required
+@require_GET
+def mini_cart(request):
+    """The header's cart summary, loaded when it opens (a partial; the full page without htmx)."""
+    if not request.htmx:
+        return redirect("orders:cart")
+    return render(request, "orders/partials/mini_cart.html", {"summary": Cart(request.session).summary()})
 
 
 @customer_required

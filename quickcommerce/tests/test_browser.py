@@ -11,12 +11,14 @@ Waits are DOM conditions (Playwright's ``expect`` with a timeout), never sleeps.
 ``UPDATE_SCREENSHOTS=1`` also writes the PNGs in docs/screenshots/.
 """
 
+import io
 import os
 import re
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from dispatch.tests.test_live import Api
@@ -166,7 +168,10 @@ def place_order_through_pages(page: Page, products=(("milk", "whole-milk"), ("ba
     for search, slug in products:
         add_to_cart(page, search, slug)
     expect(page.locator("#cart-badge")).to_have_text(str(len(products)))
-    page.get_by_role("link", name=re.compile(r"^Cart")).click()
+    # The header's mini-cart lists what is in the cart; its "View cart" opens the cart page.
+    page.locator("details.mini-cart > summary").click()
+    expect(page.locator(".mini-cart-line")).to_have_count(len(products))
+    page.locator(".mini-cart-panel").get_by_role("link", name="View cart").click()
     expect(page.locator(".cart-line")).to_have_count(len(products))
     page.get_by_role("link", name="Checkout").click()
     page.get_by_label("Delivery address").fill(ADDRESS)
@@ -575,6 +580,66 @@ def test_steppers_and_search_with_javascript(new_context):
     assert problems == []
 
 
+IMAGES_JS = (
+    """() => [...document.images].map(img => ({src: img.currentSrc, ok: img.complete && img.naturalWidth > 0}))"""
+)
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "390"])
+def test_the_product_page_and_the_mini_cart(new_context, viewport):
+    """From a catalog card to its product page: the picture and related products' pictures
+    load (WebP renditions at their sizes), Add to cart turns into a stepper, and the
+    header's mini-cart lists the cart and closes with Escape or a click elsewhere. No
+    console error, failed request or error answer on the way."""
+    context = new_context(viewport)
+    problems = watch(context)
+    alice = login(context, "alice")
+    alice.goto("/?q=banana")
+    alice.locator("#product-bananas").get_by_role("link", name="Bananas").click()
+    expect(alice).to_have_url(re.compile(r"/products/bananas/$"))
+    expect(alice.locator("h1")).to_have_text("Bananas")
+    expect(alice.locator(".related .product-card")).to_have_count(4)
+    alice.locator(".related").scroll_into_view_if_needed()
+    alice.wait_for_load_state("networkidle")
+    images = alice.evaluate(IMAGES_JS)
+    assert len(images) >= 5 and all(image["ok"] for image in images), images
+    for image, largest in (
+        (alice.locator(".product-page-picture img"), 640),
+        (alice.locator(".related img").first, 240),
+    ):
+        answer = alice.request.get(image.get_attribute("src"))
+        assert answer.status == 200 and answer.headers["content-type"] == "image/webp"
+        with Image.open(io.BytesIO(answer.body())) as picture:
+            assert picture.format == "WEBP" and max(picture.size) <= largest
+
+    buy = alice.locator("#buy-box")
+    buy.get_by_role("button", name="Add to cart").click()
+    expect(buy.locator(".stepper-n")).to_have_text("1")
+    buy.get_by_role("button", name="One more Bananas").click()
+    expect(buy.locator(".stepper-n")).to_have_text("2")
+    expect(alice.locator("#cart-badge")).to_have_text("2")
+
+    mini = alice.locator("details.mini-cart")
+    mini.locator("summary").click()
+    panel = alice.locator(".mini-cart-panel")
+    expect(panel.locator(".mini-cart-line")).to_have_count(1)
+    expect(panel).to_contain_text("Bananas")
+    expect(panel).to_contain_text("\N{MULTIPLICATION SIGN} 2")
+    expect(panel).to_contain_text("$2.98")
+    box = panel.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], box  # whole, on a phone too
+    if os.environ.get("UPDATE_SCREENSHOTS", "") == "1":
+        alice.evaluate("document.fonts.ready")
+        alice.screenshot(path=SCREENSHOTS / f"mini-cart-{viewport['width']}.png")
+    alice.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    mini.locator("summary").click()
+    expect(panel).to_be_visible()
+    alice.mouse.click(5, viewport["height"] - 5)  # anywhere else on the page
+    expect(panel).to_be_hidden()
+    assert problems == []
+
+
 def test_chips_and_chart_on_a_phone(new_context):
     """390px: the category chips show they scroll (a faded edge) and the last one can be
     reached; the dashboard's chart opens at its newest end."""
@@ -641,6 +706,7 @@ def _page_list(new_context, viewport, **options):
         ("login", anonymous, "/accounts/login/"),
         ("register", anonymous, "/accounts/register/"),
         ("catalog", alice, "/"),
+        ("product", alice, "/products/whole-milk/"),
         ("cart", alice, "/cart/"),
         ("checkout", alice, "/checkout/"),
         ("order-list", alice, "/orders/"),

@@ -84,7 +84,10 @@ def test_base_template_turns_off_htmx_injected_styles():
 
 def test_error_page_needs_nothing_inline_either():
     page = (TEMPLATES / "500.html").read_text()
-    assert "<script" not in page and "style" not in page
+    assert "<script" not in page
+    assert not re.search(r"<style\b", page) and not re.search(r"\sstyle\s*=", page)
+    # Nothing that needs a request or the database: static files and plain links only.
+    assert "{% url" not in page and "{% extends" not in page and "user" not in page
 
 
 # --- secrets and configuration -------------------------------------------------------------------
@@ -127,11 +130,15 @@ def test_with_debug_off_errors_are_our_pages_without_details(client, settings):
     body = response.content.decode()
     assert "Something went wrong" in body
     assert "Traceback" not in body and "settings" not in body.lower()
+    assert 'class="topbar"' in body and "/static/css/app.css" in body  # the site's look, not a bare page
 
     missing = client.get("/no/such/page/")
     assert missing.status_code == 404
     assert "There is nothing here" in missing.content.decode()
     assert "URLconf" not in missing.content.decode()
+    assert 'class="topbar"' in missing.content.decode() and 'name="q"' in missing.content.decode()
+    gone = client.get("/products/no-such-product/")
+    assert gone.status_code == 404 and "We can't find that page" in gone.content.decode()
     api = client.get("/api/no/such/thing/")
     assert api.status_code == 404 and api.json() == {"detail": "Not found.", "code": "not_found"}
 

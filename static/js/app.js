@@ -89,3 +89,33 @@ htmx.defineExtension("live-targets", {
     return dropped ? template.innerHTML : text;
   },
 });
+
+// The header's mini-cart (<details class="mini-cart">): its summary is loaded each time
+// it opens, and again when the cart badge changes while it is open. A click elsewhere or
+// Escape closes it. Without JavaScript the panel holds a link to the cart page.
+function loadMiniCart(details) {
+  const body = details.querySelector("#mini-cart-body");
+  if (body && details.open) htmx.ajax("GET", body.dataset.src, { target: body, swap: "innerHTML" });
+}
+document.addEventListener(
+  "toggle",
+  (event) => {
+    if (event.target.matches && event.target.matches("details.mini-cart")) loadMiniCart(event.target);
+  },
+  true,
+);
+document.addEventListener("htmx:oobAfterSwap", (event) => {
+  const details = document.querySelector("details.mini-cart[open]");
+  if (details && event.detail.target && event.detail.target.id === "cart-badge") loadMiniCart(details);
+});
+document.addEventListener("click", (event) => {
+  const details = document.querySelector("details.mini-cart[open]");
+  if (details && !details.contains(event.target)) details.open = false;
+});
+document.addEventListener("keydown", (event) => {
+  const details = document.querySelector("details.mini-cart[open]");
+  if (details && event.key === "Escape") {
+    details.open = false;
+    details.querySelector("summary").focus();
+  }
+});
