@@ -105,6 +105,28 @@ def test_the_order_as_written_is_the_order_as_read_back(api, customer, milk, ban
     assert client.get(f"/api/orders/{response.json()['ref']}/").json() == response.json()
 
 
+def test_the_answer_and_the_live_event_share_one_serialisation(api, customer, milk, monkeypatch):
+    from orders.serializers import OrderSerializer
+
+    # given every serialisation of a whole order counted
+    calls = []
+    real = OrderSerializer.everything.__func__
+
+    def everything(cls, order):
+        calls.append(order)
+        return real(cls, order)
+
+    monkeypatch.setattr(OrderSerializer, "everything", classmethod(everything))
+
+    # when an order is placed through the API and its live messages are built (here at
+    # once, in the request: without a server loop there is no publisher)
+    response = place(api, customer, milk, Statements())
+
+    # then the order was serialised once, for the answer and the four audiences alike
+    assert response.status_code == 201
+    assert len(calls) == 1
+
+
 def test_the_live_messages_of_the_order_as_written_are_those_of_the_order_read_back(
     customer, milk, bananas, monkeypatch
 ):
