@@ -22,6 +22,7 @@ is the truth; clients catch up from the snapshot they get when they reconnect.
 
 import asyncio
 import contextvars
+import itertools
 import json
 import logging
 import weakref
@@ -290,17 +291,21 @@ class Publisher:
         return False
 
     async def _send(self, messages) -> None:
-        """Send each message as the worker builds it: the first goes out (and fans out)
-        while the worker builds the next."""
+        """Send the messages as the worker builds them: the first (the partners' board) on
+        its own, going out (and fanning out) while the worker builds all the others in one
+        go. Two hops to the worker and back per batch, not one per message."""
+        count = 1
         while True:
             if self._building is None:
-                self._building = asyncio.wrap_future(self.executor.submit(next, messages, None))
-            # Shielded: a stop cancels this wait, not the build, whose message is still sent.
-            item = await asyncio.shield(self._building)
+                self._building = asyncio.wrap_future(self.executor.submit(_take, messages, count))
+            # Shielded: a stop cancels this wait, not the build, whose messages are still sent.
+            items = await asyncio.shield(self._building)
             self._building = None
-            if item is None:
+            if items:
+                await send_now(items)
+            if len(items) < (count or 1) or count is None:
                 return
-            await send_now([item])
+            count = None
 
     @staticmethod
     def _messages(changes, *, admin_blocks=True):
@@ -315,6 +320,11 @@ class Publisher:
         finally:
             if connection.connection is not None and not connection.is_usable():
                 connection.close()
+
+
+def _take(messages, count):
+    """The next ``count`` messages of the generator ``messages`` (``None``: all the rest)."""
+    return list(itertools.islice(messages, count))
 
 
 def on_access_revoked(sender, *, user_id, session_key=None, **kwargs) -> None:

@@ -179,3 +179,24 @@ def test_html_only_messages_send_json_sockets_nothing():
     message = {"type": audiences.DASHBOARD_MESSAGE, "html": "<div id='dash-counts'></div>", "json": None}
     assert asgi_frames(dict(message), as_json=True) == ()
     assert [frame["text"] for frame in asgi_frames(dict(message), as_json=False)] == [message["html"]]
+
+
+async def test_a_batch_is_built_in_two_hops_the_partners_board_first(customer, milk, built_on, monkeypatch):
+    hops = []
+    real = publishing._take
+
+    def take(messages, count):
+        items = real(messages, count)
+        hops.append((count, [group for group, _ in items]))
+        return items
+
+    monkeypatch.setattr(publishing, "_take", take)
+    layer, channel = await admin_messages()
+    Publisher.serve_on(asyncio.get_running_loop())
+
+    # when an order is placed under the server
+    order, _ = await sync_to_async(place_order)(customer=customer, lines=[(milk.pk, 1)], address=ADDRESS)
+    assert await receive(layer, channel, 1) == [("new_order", order.ref, 1)]
+
+    # then the worker built the partners' board alone, then the other audiences in one go
+    assert hops == [(1, [audiences.PARTNERS_GROUP]), (None, [f"customer.{customer.pk}", audiences.ADMINS_GROUP])]
