@@ -10,10 +10,10 @@ Under the server (``quickcommerce.asgi`` hands its event loop to ``serve_on``), 
 request does only what must happen at the commit: it reads the order as committed and
 puts it on this process's ``Publisher`` queue; a worker thread of its own builds the
 messages (the fragments and payloads, with their queries) and the event loop sends
-them, in commit order, while the request answers. Sync views all share one thread, so
-building every audience's messages there made every request wait for it, and waiting
-for the send there made the request wait for the event loop, busy writing the previous
-event to every socket (docs/benchmarks.md, "profile"). Elsewhere (a management command,
+them, in commit order, while the request answers. Building every audience's messages in
+the request made every request wait for it, and waiting for the send there made the
+request wait for the event loop, busy writing the previous event to every socket
+(docs/benchmarks.md, "profile"). Elsewhere (a management command,
 the in-process tests) ``publish`` builds and sends at once, as before.
 
 A failed publish (Redis down) is logged and swallowed: the write already happened and
