@@ -73,7 +73,9 @@ class _Throttle(SimpleRateThrottle):
         client = cache._cache.get_client(self.key, write=True)
         if not _script:
             _script.append(client.register_script(SLIDING_LOG))
-        key = cache.make_and_validate_key(self.key)
+        # A key of its own: a log DRF's code wrote under the plain key (a pickled list, from
+        # before this script) would be the wrong type for it.
+        key = cache.make_and_validate_key(f"{self.key}:log")
         member = f"{self.now!r}:{uuid.uuid4().hex[:12]}"
         args = [repr(self.now), self.duration, self.num_requests, member]
         allowed, count, oldest = _script[0](keys=[key], args=args, client=client)

@@ -108,3 +108,14 @@ def test_without_redis_drfs_own_code_runs(in_memory):
     assert all(throttle_at(clock).allow_request(request_of(2), None) for _ in range(5))
     assert not throttle_at(clock).allow_request(request_of(2), None)
     assert len(caches["default"].get(throttle_at(clock).get_cache_key(request_of(2), None))) == 5
+
+
+def test_on_redis_a_log_drf_wrote_under_the_plain_key_is_no_obstacle(on_redis):
+    # given a counter as DRF's own code left it (a pickled list under the plain key)
+    clock = Clock()
+    throttle = throttle_at(clock)
+    caches["default"].set(throttle.get_cache_key(request_of(4), None), [clock.now - 1], 60)
+
+    # then the script keeps its log under a key of its own: no wrong-type error, no fail-open
+    assert all(throttle_at(clock).allow_request(request_of(4), None) for _ in range(5))
+    assert not throttle_at(clock).allow_request(request_of(4), None)
