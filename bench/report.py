@@ -499,11 +499,12 @@ def render(results: dict, out_dir: Path) -> Path:
         last = _median([r["orders_per_s"] for r in throughput["by_level"].get(str(levels[-1]), [])])
         lines += [
             f"From {levels[0]} to {levels[-1]} clients the order rate changed {_x(ratio(last, first))}. "
-            "Under ASGI, Django runs every sync view of a process on one shared thread "
-            "(`sync_to_async(thread_sensitive=True)`), so concurrency only overlaps the async "
-            "parts (HTTP parsing, the client, Redis round trips) and the live messages' build "
-            "(on the publisher's own thread, sharing the GIL); more throughput means more "
-            "processes behind the load balancer, which the compare-and-set writes already make safe.",
+            "Under ASGI, Django runs each request's sync code on a thread of its own (a "
+            "`ThreadSensitiveContext` per request), but one process runs Python on one core at a "
+            "time (the GIL), so concurrency only overlaps the waits (HTTP, the client, Redis round "
+            "trips, SQLite's I/O) and the live messages' build (on the publisher's own thread); more "
+            "throughput means more processes behind the load balancer, which the compare-and-set "
+            "writes already make safe.",
             "",
         ]
         lines += emails_lines(results.get("emails"))

@@ -20,6 +20,7 @@ ADMINS_GROUP = "admins"
 # Event names of the messages that are not about one order (orders.signals names those).
 PARTNER_UPDATE = "partner_update"
 RIDER_LOCATION = "rider_location"
+DASHBOARD_UPDATE = "dashboard_update"  # the admins' counts, partners, timing and chart (HTML only)
 SNAPSHOT = "snapshot"
 
 # The consumer method each layer message is handled by (Channels: "order.event" -> order_event).
@@ -27,6 +28,7 @@ ORDER_MESSAGE = "order.event"
 PARTNER_MESSAGE = "partner.event"
 REVOKE_MESSAGE = "user.revoke"
 LOCATION_MESSAGE = "rider.location"
+DASHBOARD_MESSAGE = "dashboard.event"
 
 
 def _id(user_or_id) -> str:

@@ -281,6 +281,7 @@ def asgi_frames(message, *, as_json: bool) -> tuple:
     key = "asgi_json" if as_json else "asgi_html"
     frames = message.get(key)
     if frames is None:
-        texts = [message["json"]] if as_json else _texts(message.get("html"))
+        # (an HTML-only message, the admins' dashboard blocks, has no JSON frame)
+        texts = ([message["json"]] if message.get("json") else []) if as_json else _texts(message.get("html"))
         frames = message[key] = tuple({"type": "websocket.send", "text": text} for text in texts)
     return frames

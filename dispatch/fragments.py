@@ -169,6 +169,13 @@ def admin_event_html(event, order, *, live_blocks=True) -> str:
     return html + _live_blocks_html(now) + _chart_html(now) if live_blocks else html
 
 
+def admin_blocks_html() -> str:
+    """The dashboard's counts, partners, timing and chart blocks on their own (the
+    publisher's coalesced update: ``dispatch.publish.ADMIN_BLOCKS_SECONDS``)."""
+    now = timezone.now()
+    return _live_blocks_html(now) + _chart_html(now)
+
+
 def _chart_html(now) -> str:
     return oob(render_partial(f"{DASHBOARD}#chart", {"chart": orders_chart(now=now)}))
 

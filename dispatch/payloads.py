@@ -15,20 +15,12 @@ def audience_viewer(role: str) -> User:
     return User(role=role, username=f"({role} audience)")
 
 
-# Where ``order_data`` keeps an order's serialised fields (all of them, as JSON text), on
-# the order instance: the audiences of one event share one serialisation.
-_EVERYTHING = "_live_order_json"
-
-
 def order_data(order, viewer) -> dict:
     """The order as ``viewer`` (a user, an audience viewer, or None: public) may see it, in
     plain types (the channel layer serialises with msgpack). The serializer runs once per
-    order instance; each viewer gets a fresh copy cut by ``OrderSerializer.visible_to``."""
-    everything = getattr(order, _EVERYTHING, None)
-    if everything is None:
-        everything = json.dumps(OrderSerializer.everything(order), cls=DjangoJSONEncoder)
-        setattr(order, _EVERYTHING, everything)
-    return OrderSerializer.visible_to(json.loads(everything), order, viewer)
+    order instance (``OrderSerializer.data_for``: for a change made by an API request,
+    that request's answer already did)."""
+    return OrderSerializer.data_for(order, viewer)
 
 
 def order_json(event: str, order, viewer) -> dict:

@@ -10,10 +10,10 @@ Under the server (``quickcommerce.asgi`` hands its event loop to ``serve_on``), 
 request does only what must happen at the commit: it reads the order as committed and
 puts it on this process's ``Publisher`` queue; a worker thread of its own builds the
 messages (the fragments and payloads, with their queries) and the event loop sends
-them, in commit order, while the request answers. Sync views all share one thread, so
-building every audience's messages there made every request wait for it, and waiting
-for the send there made the request wait for the event loop, busy writing the previous
-event to every socket (docs/benchmarks.md, "profile"). Elsewhere (a management command,
+them, in commit order, while the request answers. Building every audience's messages in
+the request made every request wait for it, and waiting for the send there made the
+request wait for the event loop, busy writing the previous event to every socket
+(docs/benchmarks.md, "profile"). Elsewhere (a management command,
 the in-process tests) ``publish`` builds and sends at once, as before.
 
 A failed publish (Redis down) is logged and swallowed: the write already happened and
@@ -22,6 +22,7 @@ is the truth; clients catch up from the snapshot they get when they reconnect.
 
 import asyncio
 import contextvars
+import itertools
 import json
 import logging
 import weakref
@@ -41,6 +42,12 @@ from orders.signals import NEW_ORDER, ORDER_ACCEPTED, ORDER_STATUS_UPDATE
 logger = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_SECONDS = 2.0
+# The admins' counts, partners, timing and chart describe the store, not one order, and
+# cost more to build than all of an order's other messages together (8 queries and the
+# dashboard's partials). Under the server they go out at most once per this many seconds:
+# with a batch if the last went out longer ago, else on their own once the time is up, so
+# they never lag the last change by more than this. Every order's own row goes out at once.
+ADMIN_BLOCKS_SECONDS = 1.0
 # The publisher builds a change's messages once the request that made it has answered
 # (so the two never compete for the GIL and the loop), but waits no longer than this.
 AFTER_RESPONSE_MAX_WAIT_SECONDS = 1.0
@@ -86,18 +93,32 @@ def publish(event: str, order, *, previous_partner_id=None) -> None:
     send(build_messages([(event, order, previous_partner_id)]))
 
 
-def iter_messages(changes):
+def iter_messages(changes, *, admin_blocks=True):
     """Yield ``(group, message)`` for ``[(event, order, previous_partner_id), ...]`` (orders
     with details, as committed), in order, each as soon as it is built: for each change
     the partners' board first, the message most sockets wait for. The admins' counts,
     partners and timing blocks describe the store, not one order: rendered once, with the
-    last admin message of the batch."""
+    last admin message of the batch (``admin_blocks=False``: not at all; with no changes,
+    ``admin_blocks=True`` yields them on their own)."""
     for i, (event, order, previous_partner_id) in enumerate(changes):
         try:
-            yield from order_messages(event, order, previous_partner_id, admin_blocks=i == len(changes) - 1)
+            yield from order_messages(
+                event, order, previous_partner_id, admin_blocks=admin_blocks and i == len(changes) - 1
+            )
         except Exception:
             # Never let a live update break the request that made the change, or the others.
             logger.exception("could not build the live event %s for order %s", event, getattr(order, "ref", order))
+    if admin_blocks and not changes:
+        try:
+            yield admin_blocks_message()
+        except Exception:
+            logger.exception("could not build the admins' dashboard blocks")
+
+
+def admin_blocks_message() -> tuple[str, dict]:
+    """The admins' dashboard blocks on their own (HTML; JSON clients get nothing)."""
+    message = {"type": audiences.DASHBOARD_MESSAGE, "event": audiences.DASHBOARD_UPDATE, "ref": None}
+    return (audiences.ADMINS_GROUP, {**message, "version": None, "html": fragments.admin_blocks_html(), "json": None})
 
 
 def build_messages(changes) -> list[tuple[str, dict]]:
@@ -153,9 +174,10 @@ class Publisher:
     ``submit`` (from the request's thread) only queues. The loop's task takes everything
     queued, waits until those requests have answered, and has the worker build the
     messages (``iter_messages``: under load the admins' blocks are rendered once for
-    several changes), sending each as soon as it is built, the partners' board first.
-    When the server stops, the task is cancelled: it still sends what was queued before
-    it ends, so a change committed before the stop is announced."""
+    several changes, and at most once per ``ADMIN_BLOCKS_SECONDS``), sending each as soon
+    as it is built, the partners' board first. When the server stops, the task is
+    cancelled: it still sends what was queued before it ends (and the admins' blocks, if
+    some are due), so a change committed before the stop is announced."""
 
     _current: "Publisher | None" = None
     _by_loop: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Publisher]" = weakref.WeakKeyDictionary()
@@ -165,6 +187,8 @@ class Publisher:
         self.queue: asyncio.Queue = asyncio.Queue()
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-publish")
         self._building = None  # the worker's build of the next message, while under way
+        self._blocks_at = None  # loop time the admins' blocks were last built
+        self._blocks_due = None  # loop time they are due on their own (a batch went without them)
         self.task = loop.create_task(self._run(), name="live-publish")
 
     @classmethod
@@ -224,11 +248,11 @@ class Publisher:
         messages = None  # the batch being built and sent: a generator run on the worker
         try:
             while True:
-                changes = [await self.queue.get(), *self._take_queued()]
+                changes = await self._next_changes()
                 answered = {after for *_, after in changes if after is not None and not after.done()}
                 if answered:
                     await asyncio.wait(answered, timeout=AFTER_RESPONSE_MAX_WAIT_SECONDS)
-                messages = self._messages(changes)
+                messages = self._messages(changes, admin_blocks=self._admin_blocks_now(changes))
                 await self._send(messages)
                 messages = None
         except asyncio.CancelledError:
@@ -237,27 +261,54 @@ class Publisher:
             if messages is not None:
                 await self._send(messages)
             rest = self._take_queued()
-            if rest:
-                await self._send(self._messages(rest))
+            if rest or self._blocks_due is not None:
+                await self._send(self._messages(rest, admin_blocks=True))
             raise
         finally:
             self.executor.shutdown(wait=False)
 
+    async def _next_changes(self) -> list:
+        """What is queued, once something is; ``[]`` if the admins' blocks fall due first."""
+        if self._blocks_due is None:
+            first = await self.queue.get()
+        else:
+            try:
+                first = await asyncio.wait_for(self.queue.get(), max(0.0, self._blocks_due - self.loop.time()))
+            except TimeoutError:
+                return []
+        return [first, *self._take_queued()]
+
+    def _admin_blocks_now(self, changes) -> bool:
+        """Whether this build carries the admins' blocks: yes if they are due on their own
+        (no changes) or last went out ``ADMIN_BLOCKS_SECONDS`` ago or more; else they are
+        due that long after the last time."""
+        now = self.loop.time()
+        if not changes or self._blocks_at is None or now - self._blocks_at >= ADMIN_BLOCKS_SECONDS:
+            self._blocks_at, self._blocks_due = now, None
+            return True
+        if self._blocks_due is None:
+            self._blocks_due = self._blocks_at + ADMIN_BLOCKS_SECONDS
+        return False
+
     async def _send(self, messages) -> None:
-        """Send each message as the worker builds it: the first goes out (and fans out)
-        while the worker builds the next."""
+        """Send the messages as the worker builds them: the first (the partners' board) on
+        its own, going out (and fanning out) while the worker builds all the others in one
+        go. Two hops to the worker and back per batch, not one per message."""
+        count = 1
         while True:
             if self._building is None:
-                self._building = asyncio.wrap_future(self.executor.submit(next, messages, None))
-            # Shielded: a stop cancels this wait, not the build, whose message is still sent.
-            item = await asyncio.shield(self._building)
+                self._building = asyncio.wrap_future(self.executor.submit(_take, messages, count))
+            # Shielded: a stop cancels this wait, not the build, whose messages are still sent.
+            items = await asyncio.shield(self._building)
             self._building = None
-            if item is None:
+            if items:
+                await send_now(items)
+            if len(items) < (count or 1) or count is None:
                 return
-            await send_now([item])
+            count = None
 
     @staticmethod
-    def _messages(changes):
+    def _messages(changes, *, admin_blocks=True):
         # Runs on the worker thread, whose database connection stays open for the life of
         # the process (dropped only when broken). On SQLite that is also what keeps a
         # request's close from being the last one: closing the last connection to a WAL
@@ -265,10 +316,15 @@ class Publisher:
         # a connection per request (CONN_MAX_AGE 0, as Django advises under ASGI) that
         # was after every order (docs/stores.md).
         try:
-            yield from iter_messages([change[:3] for change in changes])
+            yield from iter_messages([change[:3] for change in changes], admin_blocks=admin_blocks)
         finally:
             if connection.connection is not None and not connection.is_usable():
                 connection.close()
+
+
+def _take(messages, count):
+    """The next ``count`` messages of the generator ``messages`` (``None``: all the rest)."""
+    return list(itertools.islice(messages, count))
 
 
 def on_access_revoked(sender, *, user_id, session_key=None, **kwargs) -> None:

@@ -73,9 +73,12 @@ def error_responses(*codes):
 
 def order_response(order, viewer, *, status_code=status.HTTP_200_OK):
     """The order, fresh with its items and timeline, as ``viewer`` may see it: as its change
-    committed (``order.as_committed``, read once for the live event too), else read now."""
-    order = getattr(order, "as_committed", None) or order_with_details(order.pk)
-    return Response(OrderSerializer(order, context={"viewer": viewer}).data, status=status_code)
+    committed (``order.as_committed``, the live event's order too, which then reuses this
+    serialisation: ``OrderSerializer.data_for``), else read now."""
+    committed = getattr(order, "as_committed", None)
+    if committed is not None:
+        return Response(OrderSerializer.data_for(committed, viewer), status=status_code)
+    return Response(OrderSerializer(order_with_details(order.pk), context={"viewer": viewer}).data, status=status_code)
 
 
 # --- catalog ------------------------------------------------------------------------

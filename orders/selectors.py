@@ -10,6 +10,7 @@ from accounts.models import User
 from accounts.selectors import is_partner_online
 from orders.errors import OrderNotFound
 from orders.models import ACTIVE_STATUSES, FINAL_STATUSES, Category, Order, OrderEvent, Product
+from quickcommerce.db import as_stored
 
 NEWEST_FIRST = ("-created_at", "-pk")
 OLDEST_FIRST = ("created_at", "pk")
@@ -62,6 +63,29 @@ def with_details(orders):
 def order_with_details(pk) -> Order | None:
     """One order as every screen shows it: customer, partner, items and timeline."""
     return with_details(Order.objects.select_related(*WITH_PARTIES)).filter(pk=pk).first()
+
+
+def order_as_written(order: Order, *, items, events) -> Order:
+    """``order`` with its details as ``order_with_details`` would read them right after
+    the commit of the transaction that wrote them all (a new order: ``place_order``),
+    without reading: ``items`` and ``events`` in their read order, the parties as
+    assigned. Timestamps are cut to what the store keeps (``quickcommerce.db.as_stored``)."""
+    for obj, names in ((order, ("created_at", "updated_at")), *((event, ("at",)) for event in events)):
+        for name in names:
+            setattr(obj, name, as_stored(getattr(obj, name)))
+    order._prefetched_objects_cache = {
+        "items": _known(order.items, sorted(items, key=lambda item: item.pk)),
+        "events": _known(order.events, sorted(events, key=lambda event: (event.at, event.version))),
+    }
+    return order
+
+
+def _known(manager, objects):
+    """A queryset of ``manager`` already holding ``objects``, as a prefetch leaves it."""
+    queryset = manager.get_queryset()
+    queryset._result_cache = list(objects)
+    queryset._prefetch_done = True
+    return queryset
 
 
 def available_orders():

@@ -6,7 +6,10 @@ visibility rule for an order lives in ``OrderSerializer``: the page-less clients
 the context — ``OrderSerializer(order, context={"viewer": user_or_None})``.
 """
 
+import json
+
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -265,8 +268,33 @@ class OrderSerializer(serializers.Serializer):
     @classmethod
     def everything(cls, order) -> dict:
         """Every field of ``order``, before the visibility rules: serialise once, then
-        ``visible_to`` a copy per viewer (the live events' audiences, dispatch.payloads)."""
-        return serializers.Serializer.to_representation(cls(), order)
+        ``visible_to`` a copy per viewer (``data_for``). One serializer instance per class
+        and process does it: DRF deep-copies every declared field, the nested serializers'
+        too, for each new instance, which cost more than serialising the order; the
+        instance keeps nothing between calls (no context, no data)."""
+        return serializers.Serializer.to_representation(cls._shared(), order)
+
+    @classmethod
+    def _shared(cls):
+        shared = cls.__dict__.get("_shared_instance")
+        if shared is None:
+            shared = cls()
+            _build_fields(shared)  # now, once, rather than racing on first use in two threads
+            cls._shared_instance = shared
+        return shared
+
+    @classmethod
+    def data_for(cls, order, viewer) -> dict:
+        """``order`` as ``viewer`` (a user, an audience viewer, or None: public) may see it,
+        in plain JSON types, as ``OrderSerializer(order, context={"viewer": viewer}).data``.
+        ``everything`` runs once per order instance (kept on it as JSON text), each viewer
+        gets a fresh copy: the audiences of one live event and the API's answer to the
+        request that made the change share one serialisation (the order as committed)."""
+        version, text = getattr(order, "_serialized_json", (None, None))
+        if text is None or version != order.version:  # (an instance changed since: afresh)
+            text = json.dumps(cls.everything(order), cls=DjangoJSONEncoder)
+            order._serialized_json = (order.version, text)
+        return cls.visible_to(json.loads(text), order, viewer)
 
     @classmethod
     def visible_to(cls, data: dict, order, viewer) -> dict:
@@ -299,6 +327,13 @@ class OrderSerializer(serializers.Serializer):
             return True
         pk = getattr(viewer, "pk", None)
         return role == User.Role.CUSTOMER and pk is not None and pk == order.customer_id
+
+
+def _build_fields(serializer) -> None:
+    """Build ``serializer``'s fields and its nested serializers' (DRF builds them lazily)."""
+    serializer = getattr(serializer, "child", serializer)
+    for field in getattr(serializer, "fields", {}).values():
+        _build_fields(field)
 
 
 class OrderFilterSerializer(serializers.Serializer):

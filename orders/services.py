@@ -44,7 +44,7 @@ from orders.models import (
     can_transition,
     is_public_area,
 )
-from orders.selectors import order_for
+from orders.selectors import order_as_written, order_for
 from orders.signals import NEW_ORDER, ORDER_STATUS_UPDATE, announce_after_commit
 from quickcommerce.db import atomic, is_write_conflict
 
@@ -222,8 +222,10 @@ def _create_order(customer, products, wanted, address, area, note, key, point):
         for item in items:
             item.order = order
         OrderItem.objects.bulk_create(items)
-        OrderEvent.objects.create(order=order, status=order.status, version=order.version, actor=customer)
-        announce_after_commit(NEW_ORDER, order)
+        first = OrderEvent.objects.create(order=order, status=order.status, version=order.version, actor=customer)
+        # All of the order is written here, so the live event and the API's answer use it
+        # as written (no read after the commit).
+        announce_after_commit(NEW_ORDER, order, written=order_as_written(order, items=items, events=[first]))
     return order
 
 

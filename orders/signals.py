@@ -25,18 +25,24 @@ ORDER_STATUS_UPDATE = "order_status_update"
 order_changed = Signal()
 
 
-def announce_after_commit(event: str, order, *, previous_partner_id=None) -> None:
+def announce_after_commit(event: str, order, *, previous_partner_id=None, written=None) -> None:
     """Once the current transaction commits (never if it rolls back): read ``order`` as
     committed, with its details, once — the live event and the API's answer
-    (``order.as_committed``) both use that read — and send ``order_changed``."""
+    (``order.as_committed``) both use that read — and send ``order_changed``.
+
+    ``written``: the order with its details as this transaction wrote all of them
+    (``orders.selectors.order_as_written``: a new order), which is what the commit
+    stored, so it is not read back."""
 
     def announce():
-        try:
-            committed = order_with_details(order.pk)
-        except Exception:
-            # Never let a live update break the request that made the change.
-            logger.exception("could not read order %s for the live event %s", getattr(order, "ref", order), event)
-            return
+        committed = written
+        if committed is None:
+            try:
+                committed = order_with_details(order.pk)
+            except Exception:
+                # Never let a live update break the request that made the change.
+                logger.exception("could not read order %s for the live event %s", getattr(order, "ref", order), event)
+                return
         if committed is None:
             return
         order.as_committed = committed

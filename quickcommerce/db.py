@@ -61,6 +61,16 @@ def migration_modules(*, mongo):
     return {label: f"mongo_migrations.{label}" for label in CONTRIB_APPS + PROJECT_APPS}
 
 
+def as_stored(value, using=None):
+    """A datetime as the store gives it back: MongoDB keeps milliseconds (BSON dates),
+    SQLite microseconds. For an object kept after writing it, in place of reading it back."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    if value is None or connections[using or DEFAULT_DB_ALIAS].vendor != "mongodb":
+        return value
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
 # --- Transactions -------------------------------------------------------------
 
 

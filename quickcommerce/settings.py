@@ -334,7 +334,8 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, with one connection pool per process (quickcommerce/cache.py).
+            "BACKEND": "quickcommerce.cache.SharedPoolRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "qc",
             "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},

@@ -6,6 +6,7 @@ The layer is Channels' in-memory one (the settings' default without REDIS_URL); 
 same path through uvicorn, Redis and real sockets is in test_live.py."""
 
 import asyncio
+import re
 import threading
 
 import pytest
@@ -131,3 +132,71 @@ async def test_messages_are_built_once_the_request_has_answered(customer, milk, 
     order, built_before_answer = placed
     assert built_before_answer == []
     assert await receive(layer, channel, 1) == [("new_order", order.ref, 1)]
+
+
+async def test_admins_blocks_go_out_at_most_once_per_interval_and_never_lag_the_last_change(
+    customer, milk, built_on, monkeypatch
+):
+    monkeypatch.setattr(publishing, "ADMIN_BLOCKS_SECONDS", 0.5)
+    layer, channel = await admin_messages()
+    Publisher.serve_on(asyncio.get_running_loop())
+
+    async def next_admin_message(timeout=5):
+        async with asyncio.timeout(timeout):
+            return await layer.receive(channel)
+
+    # given an order whose admin message carried the dashboard's blocks
+    first, _ = await sync_to_async(place_order)(customer=customer, lines=[(milk.pk, 1)], address=ADDRESS)
+    message = await next_admin_message()
+    assert (message["event"], message["ref"]) == ("new_order", first.ref)
+    assert 'id="dash-counts"' in message["html"]
+
+    # when a second order follows within the interval
+    loop = asyncio.get_running_loop()
+    second, _ = await sync_to_async(place_order)(customer=customer, lines=[(milk.pk, 1)], address=ADDRESS)
+    placed_at = loop.time()
+
+    # then its row goes out at once, without the blocks
+    message = await next_admin_message()
+    assert (message["event"], message["ref"]) == ("new_order", second.ref)
+    assert f'id="dash-order-{second.ref}"' in message["html"] and 'id="dash-counts"' not in message["html"]
+
+    # and the blocks follow on their own once the interval is up, counting both orders
+    message = await next_admin_message()
+    assert loop.time() - placed_at <= 0.5 + 0.4
+    assert message["type"] == audiences.DASHBOARD_MESSAGE and message["event"] == audiences.DASHBOARD_UPDATE
+    assert message["json"] is None  # nothing for JSON clients
+    placed_tile = re.search(r'<div class="tile tile-status[^"]*" data-status="placed"[^>]*>', message["html"])
+    assert 'data-now="2"' in placed_tile.group(0)
+    # and nothing more: no change since
+    with pytest.raises(TimeoutError):
+        await next_admin_message(timeout=0.8)
+
+
+def test_html_only_messages_send_json_sockets_nothing():
+    from dispatch.consumers import asgi_frames
+
+    message = {"type": audiences.DASHBOARD_MESSAGE, "html": "<div id='dash-counts'></div>", "json": None}
+    assert asgi_frames(dict(message), as_json=True) == ()
+    assert [frame["text"] for frame in asgi_frames(dict(message), as_json=False)] == [message["html"]]
+
+
+async def test_a_batch_is_built_in_two_hops_the_partners_board_first(customer, milk, built_on, monkeypatch):
+    hops = []
+    real = publishing._take
+
+    def take(messages, count):
+        items = real(messages, count)
+        hops.append((count, [group for group, _ in items]))
+        return items
+
+    monkeypatch.setattr(publishing, "_take", take)
+    layer, channel = await admin_messages()
+    Publisher.serve_on(asyncio.get_running_loop())
+
+    # when an order is placed under the server
+    order, _ = await sync_to_async(place_order)(customer=customer, lines=[(milk.pk, 1)], address=ADDRESS)
+    assert await receive(layer, channel, 1) == [("new_order", order.ref, 1)]
+
+    # then the worker built the partners' board alone, then the other audiences in one go
+    assert hops == [(1, [audiences.PARTNERS_GROUP]), (None, [f"customer.{customer.pk}", audiences.ADMINS_GROUP])]

@@ -13,6 +13,7 @@ from dispatch.factories import order_in_status
 from dispatch.services import accept_order, set_availability
 from orders.factories import CategoryFactory, ProductFactory, make_order
 from orders.models import Order, OrderItem, Product
+from orders.selectors import order_with_details
 from orders.serializers import OrderSerializer
 from orders.services import cancel_order
 from quickcommerce.testing import app_env, manage
@@ -564,6 +565,19 @@ def test_order_serializer_needs_no_request_and_applies_the_audience_rules(custom
     assert keys(User(role=User.Role.ADMIN)) == public | private | {"delivery_code"}, "an audience stand-in"
     assert keys(User(role=User.Role.PARTNER)) == public, "an unsaved partner is not the assigned one"
     assert OrderSerializer(order, context={}).data.keys() == public
+
+
+@pytest.mark.parametrize("status", [Order.Status.PLACED, Order.Status.OUT_FOR_DELIVERY, Order.Status.CANCELLED])
+def test_one_shared_serialisation_cut_per_viewer_is_what_a_serializer_per_viewer_gives(customer, partner, status):
+    # OrderSerializer.data_for: one serializer instance per process, one serialisation per
+    # order instance (the API's answer and the live event's audiences), a copy per viewer
+    order = order_in_status(status, customer=customer, partner=partner)
+    order = order_with_details(order.pk)
+    viewers = [None, customer, partner, User(role=User.Role.ADMIN), User(role=User.Role.PARTNER)]
+    for viewer in viewers:
+        expected = json.loads(json.dumps(OrderSerializer(order, context={"viewer": viewer}).data))
+        assert OrderSerializer.data_for(order, viewer) == expected, viewer
+    assert OrderSerializer._shared() is OrderSerializer._shared()
 
 
 def test_the_area_every_partner_sees_is_never_a_recipient(api, customer, milk):

@@ -1,9 +1,10 @@
 """What one order placement costs the store: queries and write transactions, pinned.
 
-The request (``POST /api/orders/``, which reads the order once after the commit, in
-``orders.signals.announce_after_commit``, for the live event and its answer alike) and
-the live event's messages, built off the request (``dispatch.publish.build_messages``,
-on the publisher's thread under the server), are counted apart.
+The request (``POST /api/orders/``, whose live event and answer both use the order as
+its one transaction wrote it: ``orders.selectors.order_as_written``, no read after the
+commit) and the live event's messages, built off the request
+(``dispatch.publish.build_messages``, on the publisher's thread under the server), are
+counted apart.
 A write transaction is a ``BEGIN`` or a write outside one (SQLite's autocommit:
 a transaction of its own); on SQLite each is one commit. Real commits: these tests
 run outside the test's wrapping transaction (``transaction=True``).
@@ -57,15 +58,15 @@ def test_placing_an_order_takes_two_write_transactions_and_a_fixed_number_of_que
     response = place(api, customer, milk, statements)
 
     # then: the stock decrement (one conditional UPDATE, its own transaction), then the
-    # order, its item and its first event in one transaction; then the answer reads it back
+    # order, its item and its first event in one transaction; nothing read back
     assert response.status_code == 201, response.content
     assert published == [(NEW_ORDER, response.json()["ref"], 1, Order.Status.PLACED)]
     assert statements.write_transactions() == 2, statements
     writes = [sql.split()[:3] for sql, _ in statements if sql.startswith(WRITES)]
     assert len(writes) == 4, writes  # stock, order, item, event
-    # the user (JWT), the products, the 4 writes, and the order read once after the commit
-    # with its items and timeline, for the live event and the answer alike (order.as_committed)
-    assert statements.queries() == 9, "\n".join(sql[:120] for sql, _ in statements)
+    # the user (JWT), the products and the 4 writes: the live event and the answer use the
+    # order as written (order.as_committed, orders.selectors.order_as_written)
+    assert statements.queries() == 6, "\n".join(sql[:120] for sql, _ in statements)
 
 
 def test_a_second_line_adds_one_stock_update_and_its_transaction(api, customer, milk, bananas, published):
@@ -82,6 +83,72 @@ def test_a_second_line_adds_one_stock_update_and_its_transaction(api, customer, 
         )
     assert response.status_code == 201, response.content
     assert statements.write_transactions() == 3, statements
+
+
+def test_the_order_as_written_is_the_order_as_read_back(api, customer, milk, bananas, partner, admin_user):
+    # given a two-line order placed through the API, with a note and a drop-off point
+    client = api(customer)
+    response = client.post(
+        "/api/orders/",
+        {
+            "items": [{"product": str(bananas.pk), "quantity": 2}, {"product": str(milk.pk), "quantity": 3}],
+            "address": "12 Baker Street, Marylebone",
+            "note": "Ring twice.",
+            "latitude": 48.88,
+            "longitude": 2.34,
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+
+    # then its answer (the order as written, no read) is what reading it back answers
+    assert client.get(f"/api/orders/{response.json()['ref']}/").json() == response.json()
+
+
+def test_the_answer_and_the_live_event_share_one_serialisation(api, customer, milk, monkeypatch):
+    from orders.serializers import OrderSerializer
+
+    # given every serialisation of a whole order counted
+    calls = []
+    real = OrderSerializer.everything.__func__
+
+    def everything(cls, order):
+        calls.append(order)
+        return real(cls, order)
+
+    monkeypatch.setattr(OrderSerializer, "everything", classmethod(everything))
+
+    # when an order is placed through the API and its live messages are built (here at
+    # once, in the request: without a server loop there is no publisher)
+    response = place(api, customer, milk, Statements())
+
+    # then the order was serialised once, for the answer and the four audiences alike
+    assert response.status_code == 201
+    assert len(calls) == 1
+
+
+def test_the_live_messages_of_the_order_as_written_are_those_of_the_order_read_back(
+    customer, milk, bananas, monkeypatch
+):
+    from django.utils import timezone
+
+    from orders.services import place_order
+
+    # given a placed order: the live event's order is the one its transaction wrote
+    order, _ = place_order(
+        customer=customer, lines=[(bananas.pk, 1), (milk.pk, 2)], address="12 Baker Street, Marylebone", note="Gate 4"
+    )
+    written = order.as_committed
+    assert written is not None
+
+    # then every audience's message is the one the order read back would make (built at
+    # the same moment: the admins' blocks say when they were made)
+    read_back = order_with_details(order.pk)
+    now = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    assert publishing.build_messages([(NEW_ORDER, written, None)]) == publishing.build_messages(
+        [(NEW_ORDER, read_back, None)]
+    )
 
 
 def test_the_live_event_reads_the_order_in_the_request_and_builds_its_messages_with_fixed_queries(

@@ -6,10 +6,12 @@ No MongoDB server exists on the development machines; nothing here needs one
 MongoDB in the GitHub workflow, or by hand: MONGO_URI=... make test.
 """
 
+import datetime
 import subprocess
 import sys
 import textwrap
 
+import bson
 import pytest
 from django.db import DatabaseError, NotSupportedError, connections, transaction
 from django.db.models.sql import DeleteQuery
@@ -21,7 +23,7 @@ from pymongo.errors import OperationFailure
 from accounts.models import PartnerProfile, User
 from orders.models import Category
 from quickcommerce import mongo_compile
-from quickcommerce.db import atomic, is_write_conflict
+from quickcommerce.db import as_stored, atomic, is_write_conflict
 from quickcommerce.testing import BASE_DIR, app_env, manage
 
 MONGO = "mongodb://127.0.0.1:27017/quickcommerce"
@@ -133,6 +135,16 @@ def test_on_mongodb_atomic_is_the_backends_transaction_and_opens_nothing_yet():
     block = atomic(using=mongo_compile.ALIAS)
     assert isinstance(block, MongoAtomic)
     assert connections[mongo_compile.ALIAS].connection is None
+
+
+def test_a_datetime_as_stored_is_what_each_store_gives_back():
+    # An object kept after writing it (a new order: orders.selectors.order_as_written)
+    # carries its timestamps as a read would return them.
+    written = datetime.datetime(2026, 11, 30, 12, 0, 0, 123456, tzinfo=datetime.UTC)
+    assert as_stored(written) == written  # SQLite keeps microseconds
+    in_bson = bson.decode(bson.encode({"at": written}))["at"]  # MongoDB's dates: milliseconds
+    assert as_stored(written, using=mongo_compile.ALIAS) == in_bson.replace(tzinfo=datetime.UTC)
+    assert as_stored(None, using=mongo_compile.ALIAS) is None
 
 
 @pytest.fixture

@@ -1,0 +1,41 @@
+"""Django's Redis cache with one connection pool per process, not one per request.
+
+Django keeps a cache instance per async context (``django.core.cache.caches`` is an
+asgiref ``Local``), and under ASGI every request runs in a context of its own, so its
+``RedisCache`` built a new client, a new connection pool and so a new connection
+(TCP connect, ``HELLO``, ``CLIENT`` handshakes) for every request that touched the
+cache: every order, through its throttle (accounts.throttles; docs/benchmarks.md,
+"profile"). Here the pools live at module level, one per server URL and options, and
+every cache instance of the process shares them (redis-py's pools are thread-safe and
+start afresh in a forked child). What the cache does is unchanged, failures included:
+a request that finds Redis down still gets redis-py's error (the throttles fail open).
+"""
+
+import threading
+
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+
+_pools: dict = {}
+_pools_lock = threading.Lock()
+
+
+class SharedPoolRedisCacheClient(RedisCacheClient):
+    def _get_connection_pool(self, write):
+        index = self._get_connection_pool_index(write)
+        key = (self._servers[index], self._pool_class, repr(sorted(self._pool_options.items(), key=lambda kv: kv[0])))
+        pool = _pools.get(key)
+        if pool is None:
+            with _pools_lock:
+                pool = _pools.get(key)
+                if pool is None:
+                    pool = _pools[key] = self._pool_class.from_url(self._servers[index], **self._pool_options)
+        return pool
+
+
+class SharedPoolRedisCache(RedisCache):
+    """``django.core.cache.backends.redis.RedisCache`` whose connection pools are shared
+    by every instance in the process (``CACHES["default"]["BACKEND"]``)."""
+
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = SharedPoolRedisCacheClient
