@@ -20,6 +20,7 @@ import logging
 import math
 import uuid
 
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import RedisError
 from rest_framework.exceptions import Throttled
@@ -85,8 +86,6 @@ class _Throttle(SimpleRateThrottle):
 
 
 def _default_cache():
-    from django.core.cache import caches
-
     return caches["default"]
 
 
