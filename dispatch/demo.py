@@ -8,14 +8,12 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import PartnerProfile, User
 from accounts.services import register_user
 from dispatch import services as dispatch
-from orders.images import delete_pictures
 from orders.models import STATUS_TIMESTAMP, Category, Order, OrderEvent, OrderItem, Product
 from orders.services import cancel_order, place_order
 from quickcommerce.db import atomic
@@ -136,9 +134,7 @@ def wipe_demo() -> None:
     OrderEvent.objects.all().delete()
     OrderItem.objects.all().delete()
     Order.objects.all().delete()
-    with_pictures = list(Product.objects.exclude(image=""))
-    # The files go only once the wipe is stored: a reset that fails keeps them.
-    transaction.on_commit(lambda: delete_pictures(with_pictures))
+    # Their pictures' files go once the wipe is stored (django-cleanup, orders/images.py).
     Product.objects.all().delete()
     Category.objects.all().delete()
     # By primary key, one collection per delete: MongoDB refuses a delete that joins.

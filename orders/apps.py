@@ -11,3 +11,10 @@ class OrdersConfig(AppConfig):
         from orders.converters import RefConverter
 
         register_converter(RefConverter, "ref")
+
+        from django_cleanup.signals import cleanup_pre_delete
+
+        from orders.images import delete_renditions
+        from orders.models import Product
+
+        cleanup_pre_delete.connect(delete_renditions, sender=Product, dispatch_uid="orders.delete_renditions")

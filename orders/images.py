@@ -14,6 +14,7 @@ from pathlib import PurePath
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from imagekit import ImageSpec
+from imagekit.cachefiles import ImageCacheFile
 from imagekit.processors import ResizeToFit, Transpose
 from PIL import Image, UnidentifiedImageError
 
@@ -82,11 +83,12 @@ def validate_product_image(file) -> None:
         )
 
 
-def delete_pictures(products) -> None:
-    """Delete ``products``' pictures and their renditions from the storage."""
-    for product in products:
-        if not product.image:
-            continue
-        for rendition in (product.thumbnail, product.picture):
-            rendition.storage.delete(rendition.name)
-        product.image.delete(save=False)
+def delete_renditions(sender, file, field_name, **kwargs) -> None:
+    """django-cleanup deletes a replaced or deleted picture once the change is committed
+    (``cleanup_pre_delete``); its renditions go with it. Their names come from the
+    picture's name and the spec, as when they were made."""
+    if field_name != "image":
+        return
+    for spec in (Thumbnail, Picture):
+        rendition = ImageCacheFile(spec(source=file))
+        rendition.storage.delete(rendition.name)

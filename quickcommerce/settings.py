@@ -177,6 +177,9 @@ INSTALLED_APPS = db.installed_apps(
         "orders",
         "dispatch",
         "notifications",
+        # Last, as it asks: deletes the files of replaced or deleted pictures after commit
+        # (orders/images.py deletes their renditions with them).
+        "django_cleanup.apps.CleanupConfig",
     ],
     mongo=USE_MONGO,
 )

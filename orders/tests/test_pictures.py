@@ -95,6 +95,46 @@ def test_each_upload_gets_a_new_name_so_cached_urls_never_change_meaning(admin_c
     assert bananas.image.name != first and bananas.thumbnail.url != ""
 
 
+def stored_files(product):
+    """The picture and its two renditions, as storage names."""
+    return [product.image.name, product.thumbnail.name, product.picture.name]
+
+
+def test_a_replaced_picture_and_its_renditions_are_deleted_once_the_change_is_stored(
+    admin_client, bananas, django_capture_on_commit_callbacks
+):
+    post_picture(admin_client, bananas, upload())
+    bananas.refresh_from_db()
+    old = stored_files(bananas)
+    storage = bananas.image.storage
+    assert all(storage.exists(name) for name in old)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        post_picture(admin_client, bananas, upload(data=picture_bytes(colour=(10, 120, 60))))
+
+    assert callbacks, "deleted after commit, never before"
+    bananas.refresh_from_db()
+    assert not any(storage.exists(name) for name in old)
+    assert all(storage.exists(name) for name in stored_files(bananas))
+
+
+def test_deleting_a_product_deletes_its_picture_files(bananas, django_capture_on_commit_callbacks):
+    bananas.image.save("p.png", upload(), save=True)
+    names, storage = stored_files(bananas), bananas.image.storage
+    assert all(storage.exists(name) for name in names)
+    with django_capture_on_commit_callbacks(execute=True):
+        bananas.delete()
+    assert not any(storage.exists(name) for name in names)
+
+
+def test_a_change_that_is_rolled_back_deletes_no_file(bananas):
+    bananas.image.save("p.png", upload(), save=True)
+    names, storage = stored_files(bananas), bananas.image.storage
+    bananas.image = ""
+    bananas.save()  # inside the test's transaction, never committed: no on-commit work runs
+    assert all(storage.exists(name) for name in names)
+
+
 @pytest.mark.parametrize(
     ("picture", "message"),
     [
