@@ -80,6 +80,17 @@ def _change_cart(form, change):
         return product, "", str(exc), exc.status_code
 
 
+def _mark_in_cart(request, products) -> bool:
+    """Whether this visitor may order; if so, set each product's ``in_cart`` (what the
+    card's or buy box's Add / stepper shows). No query: the cart is in the session."""
+    if not has_role(request.user, User.Role.CUSTOMER):
+        return False
+    cart = Cart(request.session)
+    for product in products:
+        product.in_cart = cart.quantity(product.pk)
+    return True
+
+
 # --- Catalog -----------------------------------------------------------------------
 
 
@@ -89,11 +100,7 @@ def _catalog_context(request, params) -> dict:
     filters = CatalogFilterForm(params).filters()
     all_categories = list(categories())
     page = Paginator(catalog_products(**filters), CATALOG_PAGE_SIZE).get_page(params.get("page"))
-    can_order = has_role(request.user, User.Role.CUSTOMER)
-    if can_order:
-        cart = Cart(request.session)
-        for product in page:
-            product.in_cart = cart.quantity(product.pk)
+    can_order = _mark_in_cart(request, page)
 
     # Only the filters we understood travel on in links (page, category, search).
     query = QueryDict(mutable=True)
@@ -136,11 +143,7 @@ def _product_context(request, product) -> dict:
     """The product page: the product (with what the cart holds of it) and related
     products from its category. Three queries."""
     related = related_products(product)
-    can_order = has_role(request.user, User.Role.CUSTOMER)
-    if can_order:
-        cart = Cart(request.session)
-        for shown in (product, *related):
-            shown.in_cart = cart.quantity(shown.pk)
+    can_order = _mark_in_cart(request, [product, *related])
     return {
         **CARD_CONTEXT,
         "product": product,
