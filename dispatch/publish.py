@@ -294,18 +294,15 @@ class Publisher:
         """Send the messages as the worker builds them: the first (the partners' board) on
         its own, going out (and fanning out) while the worker builds all the others in one
         go. Two hops to the worker and back per batch, not one per message."""
-        count = 1
-        while True:
+        for count in (1, None):  # the first message, then all the rest
             if self._building is None:
                 self._building = asyncio.wrap_future(self.executor.submit(_take, messages, count))
             # Shielded: a stop cancels this wait, not the build, whose messages are still sent.
             items = await asyncio.shield(self._building)
             self._building = None
-            if items:
-                await send_now(items)
-            if len(items) < (count or 1) or count is None:
+            if not items:
                 return
-            count = None
+            await send_now(items)
 
     @staticmethod
     def _messages(changes, *, admin_blocks=True):
