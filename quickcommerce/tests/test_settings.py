@@ -1,5 +1,9 @@
 """Configuration: malformed values stop start-up with one clear line."""
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from quickcommerce.testing import BASE_DIR, app_env, manage
@@ -14,6 +18,7 @@ PROD_SECRET = "x" * 20 + "-production-secret-with-enough-entropy-0123456789"
         ({"PORT": "eighty"}, "PORT must be a whole number"),
         ({"PORT": "70000"}, "PORT must be at most 65535"),
         ({"DELIVERY_PROMISE_MINUTES": "0"}, "DELIVERY_PROMISE_MINUTES must be at least 1"),
+        ({"PRODUCT_IMAGE_MAX_MB": "0"}, "PRODUCT_IMAGE_MAX_MB must be at least 1"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL must start with"),
         ({"MONGO_URI": "http://db"}, "MONGO_URI must start with"),
         ({"DEBUG": "false"}, "SECRET_KEY must be set"),
@@ -43,6 +48,53 @@ def test_malformed_setting_stops_with_one_line_naming_it(env, needle, tmp_path):
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+# The settings module alone, without starting Django (which would load the S3 backend:
+# boto3 comes with requirements-s3.txt only).
+SHOW_MEDIA = (
+    "import json; import quickcommerce.settings as s; "
+    "print(json.dumps([s.STORAGES['default'], s.CONTENT_SECURITY_POLICY['DIRECTIVES']['img-src']]))"
+)
+
+
+def media_settings(tmp_path, **env):
+    result = subprocess.run(
+        [sys.executable, "-c", SHOW_MEDIA],
+        env=app_env(SQLITE_PATH=tmp_path / "db.sqlite3", **env),
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    ("env", "origin"),
+    [
+        ({"MEDIA_S3_BUCKET": "pics"}, "https://*.amazonaws.com"),
+        (
+            {"MEDIA_S3_BUCKET": "pics", "MEDIA_S3_ENDPOINT_URL": "https://minio.example.com:9000/x"},
+            "https://minio.example.com:9000",
+        ),
+        ({"MEDIA_S3_BUCKET": "pics", "MEDIA_S3_CUSTOM_DOMAIN": "cdn.example.com"}, "https://cdn.example.com"),
+    ],
+)
+def test_pictures_in_a_bucket_use_django_storages_and_the_csp_allows_its_host(env, origin, tmp_path):
+    """Settings only: no S3 service here (docs/stores.md, "Product pictures")."""
+    storage, img_src = media_settings(tmp_path, **env)
+    assert storage["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert storage["OPTIONS"]["bucket_name"] == "pics" and storage["OPTIONS"]["querystring_auth"] is False
+    assert origin in img_src
+
+
+def test_pictures_stay_on_this_site_without_a_bucket(tmp_path):
+    storage, img_src = media_settings(tmp_path)
+    assert storage["BACKEND"] == "django.core.files.storage.FileSystemStorage"
+    assert not any("amazonaws" in source for source in img_src)
 
 
 def test_production_settings_pass_check_deploy(tmp_path):
