@@ -104,13 +104,19 @@ async def test_a_position_reaches_exactly_the_orders_customer_and_admins_across_
         assert all(json.loads(m).get("event") != "rider_location" for m in await drain(ws_alice))
 
 
-async def test_positions_faster_than_the_interval_are_dropped(start_app, redis_server):
-    app = start_app(redis_url=redis_server.url, LOCATION_MIN_INTERVAL_SECONDS="30")
+async def sam_delivering_to_alice(app):
+    """Sam online with Alice's order (a drop-off point) accepted: ``(api, sam, alice, order)``."""
     api = Api(app.url)
     sam, alice = api.headers("sam"), api.headers("alice")
     api.go_online(sam)
     order = await asyncio.to_thread(place_with_drop_off, api, alice)
     assert (await asyncio.to_thread(api.accept, sam, order["ref"])).status_code == 200
+    return api, sam, alice, order
+
+
+async def test_positions_faster_than_the_interval_are_dropped(start_app, redis_server):
+    app = start_app(redis_url=redis_server.url, LOCATION_MIN_INTERVAL_SECONDS="30")
+    api, sam, alice, order = await sam_delivering_to_alice(app)
     async with jwt_socket(app, token(sam)) as ws_sam, jwt_socket(app, token(alice)) as ws_alice:
         await next_json(ws_sam)
         await next_json(ws_alice)
@@ -141,11 +147,7 @@ async def test_positions_faster_than_the_interval_are_dropped(start_app, redis_s
 )
 async def test_bad_positions_are_refused_and_reach_nobody(start_app, redis_server, frame):
     app = start_app(redis_url=redis_server.url, LOCATION_MIN_INTERVAL_SECONDS="0")
-    api = Api(app.url)
-    sam, alice = api.headers("sam"), api.headers("alice")
-    api.go_online(sam)
-    order = await asyncio.to_thread(place_with_drop_off, api, alice)
-    assert (await asyncio.to_thread(api.accept, sam, order["ref"])).status_code == 200
+    _api, sam, alice, _order = await sam_delivering_to_alice(app)
     async with jwt_socket(app, token(sam)) as ws_sam, jwt_socket(app, token(alice)) as ws_alice:
         await next_json(ws_sam)
         await next_json(ws_alice)
@@ -186,11 +188,8 @@ async def test_offline_and_idle_partners_are_refused_and_nothing_is_sent(start_a
 
 async def test_admins_get_at_most_one_position_per_partner_per_second(start_app, redis_server):
     app = start_app(redis_url=redis_server.url, LOCATION_MIN_INTERVAL_SECONDS="0")
-    api = Api(app.url)
-    sam, alice, admin = api.headers("sam"), api.headers("alice"), api.headers("admin")
-    api.go_online(sam)
-    order = await asyncio.to_thread(place_with_drop_off, api, alice)
-    assert (await asyncio.to_thread(api.accept, sam, order["ref"])).status_code == 200
+    api, sam, alice, _order = await sam_delivering_to_alice(app)
+    admin = api.headers("admin")
     async with (
         jwt_socket(app, token(sam)) as ws_sam,
         jwt_socket(app, token(alice)) as ws_alice,
