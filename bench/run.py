@@ -19,6 +19,7 @@ import shutil
 import sys
 import time
 import traceback
+from pathlib import Path
 
 from bench import connections, fanout, location, pages, profile, race, rate, scaleout, throughput
 from bench.common import RESULTS_DIR, BenchError, Services, api_missing, dump_json, make_template_db, say
@@ -287,9 +288,14 @@ def main(argv=None) -> int:
 
     path = render(results, out_dir)
     print_summary({k: results.get(k) for k in args.sections})
-    say(f"wrote {path.relative_to(BASE_DIR)} and its plots; raw results in {results_path.relative_to(BASE_DIR)}")
+    say(f"wrote {_shown(path)} and its plots; raw results in {_shown(results_path)}")
     say(f"total {time.monotonic() - started:.0f}s")
     return 1 if failed else 0
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (``--out`` may be anywhere)."""
+    return str(path.relative_to(BASE_DIR)) if path.is_relative_to(BASE_DIR) else str(path)
 
 
 if __name__ == "__main__":
