@@ -15,26 +15,35 @@ import threading
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
-_pools: dict = {}
+_pools: dict = {}  # (server, pool class, options) -> (pool, client)
 _pools_lock = threading.Lock()
 
 
 class SharedPoolRedisCacheClient(RedisCacheClient):
-    def _get_connection_pool(self, write):
+    def _shared(self, write):
         index = self._get_connection_pool_index(write)
         key = (self._servers[index], self._pool_class, repr(sorted(self._pool_options.items(), key=lambda kv: kv[0])))
-        pool = _pools.get(key)
-        if pool is None:
+        shared = _pools.get(key)
+        if shared is None:
             with _pools_lock:
-                pool = _pools.get(key)
-                if pool is None:
-                    pool = _pools[key] = self._pool_class.from_url(self._servers[index], **self._pool_options)
-        return pool
+                shared = _pools.get(key)
+                if shared is None:
+                    pool = self._pool_class.from_url(self._servers[index], **self._pool_options)
+                    # redis-py's client is thread-safe too; building one per call (as Django
+                    # does) costs more than the order throttle's whole round trip to parse.
+                    shared = _pools[key] = (pool, self._client(connection_pool=pool))
+        return shared
+
+    def _get_connection_pool(self, write):
+        return self._shared(write)[0]
+
+    def get_client(self, key=None, *, write=False):
+        return self._shared(write)[1]
 
 
 class SharedPoolRedisCache(RedisCache):
-    """``django.core.cache.backends.redis.RedisCache`` whose connection pools are shared
-    by every instance in the process (``CACHES["default"]["BACKEND"]``)."""
+    """``django.core.cache.backends.redis.RedisCache`` whose connection pools (and a
+    client on each) are shared by every instance in the process (``CACHES["default"]["BACKEND"]``)."""
 
     def __init__(self, server, params):
         super().__init__(server, params)

@@ -66,3 +66,20 @@ def test_a_shared_pool_still_fails_when_redis_is_down(settings, redis_server):
     # then the next request gets redis-py's error (the throttles turn it into "not limiting")
     with pytest.raises(redis.exceptions.ConnectionError):
         caches["default"].get("k")
+
+
+def test_requests_share_one_client(settings, redis_server):
+    # Django builds a redis-py client per cache call; ours keeps one per pool
+    settings.CACHES = {"default": {"BACKEND": "quickcommerce.cache.SharedPoolRedisCache", "LOCATION": redis_server.url}}
+    clients = []
+
+    def request():
+        clients.append(caches["default"]._cache.get_client("k", write=True))
+
+    for _ in range(3):
+        thread = threading.Thread(target=contextvars.copy_context().run, args=(request,))
+        thread.start()
+        thread.join()
+
+    assert clients[0] is clients[1] is clients[2]
+    assert clients[0].connection_pool is caches["default"]._cache._get_connection_pool(True)
