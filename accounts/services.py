@@ -11,7 +11,6 @@ from quickcommerce.db import atomic
 SELF_SERVICE_ROLES = (User.Role.CUSTOMER, User.Role.PARTNER)
 
 
-@atomic
 def register_user(
     *,
     username: str,
@@ -28,7 +27,10 @@ def register_user(
     Password validators and the username rules (accounts.usernames) run here, unless
     ``validate=False`` says the caller's form or serializer already ran them, so the page
     and the API enforce the same rules. ``UsernameTaken`` if the name's key is in use.
-    """
+
+    The checks and the password's hash (a third of a second, by design) come before the
+    transaction: on SQLite a transaction holds the store's one write lock, and every
+    other writer, on every instance, would wait behind the hash."""
     if role not in SELF_SERVICE_ROLES:
         raise ValueError(f"role must be one of {', '.join(SELF_SERVICE_ROLES)}")
     # One normalisation for every way in (accounts.usernames); the unique key decides races.
@@ -47,11 +49,12 @@ def register_user(
         validate_password(password, user)
     user.set_password(password)
     try:
-        user.save()
+        with atomic():
+            user.save()
+            if role == User.Role.PARTNER:
+                PartnerProfile.objects.create(user=user, display_name=user.display_name, phone=phone)
     except IntegrityError:  # the same name registered meanwhile
         raise UsernameTaken() from None
-    if role == User.Role.PARTNER:
-        PartnerProfile.objects.create(user=user, display_name=user.display_name, phone=phone)
     return user
 
 
