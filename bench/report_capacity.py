@@ -405,6 +405,16 @@ def before_after_lines(fanout: dict, fanout_median) -> list[str]:
         "their own when the second is up (never later than that after the last change); each order's row "
         "still goes out at once. The publisher also builds a batch in two hops to its worker (the "
         "partners' board alone, then the rest), not one per message.",
+        "13. third pass, small: `USE_I18N = False` (the site is English only and ships no "
+        "translations; every number and date a template printed asked the translation machinery "
+        "for its language: about 15% of rendering an event's fragments), each form's URL in the live "
+        "partials reversed once, not twice (`{% url ... as %}`), and the Redis cache keeps one redis-py "
+        "client per shared pool instead of building one per call (the order throttle built one per "
+        "order). Tried and not kept, as nothing moved beyond this machine's noise: hiredis, "
+        "`gc.freeze()` with a higher collection threshold, reusing request threads "
+        "(asgiref's `ThreadSensitiveContext(executor=...)`), a shorter GIL switch interval, an "
+        "in-process lock around SQLite's write transactions, and building the live messages in the "
+        "request (slower: 2.4-2.6x against 2.1-2.2x).",
         "",
         "| the order's cost (CPU: bench/profile_request.py, one run each) | before (e994e84) | after |",
         "|---|---|---|",
