@@ -415,6 +415,14 @@ def before_after_lines(fanout: dict, fanout_median) -> list[str]:
         "(asgiref's `ThreadSensitiveContext(executor=...)`), a shorter GIL switch interval, an "
         "in-process lock around SQLite's write transactions, and building the live messages in the "
         "request (slower: 2.4-2.6x against 2.1-2.2x).",
+        "14. **the middleware chain runs sync** (`quickcommerce.middleware.SyncChain`, last in "
+        "`MIDDLEWARE`): with WhiteNoise sync-only, Django ran the middleware inside it in async mode, "
+        "and every `MiddlewareMixin` there hopped to the request's thread and back for "
+        "`process_request` and `process_response` (15 hops per request; now 5). It is not the "
+        "order's own cost: every request pays it, so it takes the same ~1 ms off the order and off "
+        "the trivial view, and the order ÷ trivial ratios of section 4 grow (in a scratch A/B: the "
+        "trivial view 4.5 → 3.3 ms, the order 9.4 → 8.4 ms at p50, server CPU per request 3.95 → "
+        "3.05 and 8.95 → 8.10 ms).",
         "",
         "| the order's cost (CPU: bench/profile_request.py, one run each) | before (e994e84) | after |",
         "|---|---|---|",
@@ -593,11 +601,15 @@ FINDINGS: list[str] = [
     "connection behind in every finished thread; Django has no SQLite pool. **The two write "
     "transactions**: WAL with `synchronous=NORMAL`, a commit is a write to the log with no fsync "
     "(`Atomic.__exit__`'s commit: 0.2 ms per order under py-spy); durability unchanged "
-    "(docs/stores.md). **The sync/async bridge**: WhiteNoise is sync-only, so Django runs the "
-    "middleware below it on the loop and the view back on the request's thread (two hops per request), "
-    "for every view alike; the order's hot path could not skip it by being async (each ORM call "
-    "would be a hop of its own). **`is_partner_online`** is not on the order's path (it is in the "
-    "profile with sockets: each socket's connect).",
+    "(docs/stores.md). **The sync/async bridge** (the second pass got this wrong): WhiteNoise is "
+    "sync-only, and Django ran the middleware below it in async mode, so every `MiddlewareMixin` "
+    "there hopped to the request's thread and back for its `process_request` and "
+    "`process_response`: 15 hops per request, not two. Since change 14 the chain runs sync "
+    "(`quickcommerce.middleware.SyncChain`, last in `MIDDLEWARE`): 5 hops (the request_started "
+    "signal, the chain, CSRF's `process_view`, the view, the response's close), pinned by "
+    "quickcommerce/tests/test_middleware_chain.py. The order's hot path could not skip the bridge "
+    "by being async (each ORM call would be a hop of its own). **`is_partner_online`** is not on "
+    "the order's path (it is in the profile with sockets: each socket's connect).",
     "",
     "**How steady the goal verdicts are.** Two runs of sections 1 and 4 with the publisher, the "
     "same afternoon on the shared machine: the first (before the single read and the kept "

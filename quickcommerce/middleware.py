@@ -38,3 +38,26 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
             update[directive] = [*([current] if isinstance(current, str) else current), *sources]
         parts.update = update
         return parts
+
+
+class SyncChain:
+    """Last in ``MIDDLEWARE``, sync only: makes Django run the whole middleware chain in
+    sync mode, on the request's own thread, with one hop to it and back.
+
+    WhiteNoise is sync only. Django adapts each middleware to the mode of the one inside
+    it, so without this the chain ran async from the innermost middleware up to
+    WhiteNoise, and every ``MiddlewareMixin`` in that part (sessions, common, CSRF,
+    authentication, messages, clickjacking, htmx) ran its ``process_request`` and
+    ``process_response`` through ``sync_to_async``: a dozen thread hops per request,
+    about a quarter of a trivial API request's time (docs/benchmarks.md, "What we
+    changed" 14). Django's documentation says the same: each switch between modes costs;
+    all sync is one switch here, as all async is not possible while WhiteNoise is sync."""
+
+    sync_capable = True
+    async_capable = False
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)

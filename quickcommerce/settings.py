@@ -195,6 +195,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: the whole chain runs sync, on the request's thread (see its docstring).
+    "quickcommerce.middleware.SyncChain",
 ]
 
 ROOT_URLCONF = "quickcommerce.urls"
