@@ -166,13 +166,13 @@ def admin_event_html(event, order, *, live_blocks=True) -> str:
         )
     else:
         html = oob(row)
-    return html + _live_blocks_html(now) + _chart_html(now) if live_blocks else html
+    return html + admin_blocks_html(now) if live_blocks else html
 
 
-def admin_blocks_html() -> str:
-    """The dashboard's counts, partners, timing and chart blocks on their own (the
-    publisher's coalesced update: ``dispatch.publish.ADMIN_BLOCKS_SECONDS``)."""
-    now = timezone.now()
+def admin_blocks_html(now=None) -> str:
+    """The dashboard's counts, partners, timing and chart blocks (with an order's row, or
+    on their own: the publisher's coalesced update, ``dispatch.publish.ADMIN_BLOCKS_SECONDS``)."""
+    now = now or timezone.now()
     return _live_blocks_html(now) + _chart_html(now)
 
 

@@ -29,8 +29,8 @@ class SharedPoolRedisCacheClient(RedisCacheClient):
                 shared = _pools.get(key)
                 if shared is None:
                     pool = self._pool_class.from_url(self._servers[index], **self._pool_options)
-                    # redis-py's client is thread-safe too; building one per call (as Django
-                    # does) costs more than the order throttle's whole round trip to parse.
+                    # redis-py's client is thread-safe too: one per pool, not a new one built
+                    # for every call as Django's client does (the throttle's: one per order).
                     shared = _pools[key] = (pool, self._client(connection_pool=pool))
         return shared
 

@@ -1,4 +1,7 @@
-"""The Content-Security-Policy: django-csp, with the two parts a static setting cannot say.
+"""The project's own middleware: the Content-Security-Policy's per-request parts, and
+``SyncChain``, which keeps the whole chain in sync mode (see its docstring).
+
+The Content-Security-Policy: django-csp, with the two parts a static setting cannot say.
 
 ``CONTENT_SECURITY_POLICY`` in settings is the policy of every page. django-csp's
 settings hold one policy for the whole site, and its decorators change one view at a
