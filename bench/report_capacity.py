@@ -553,6 +553,45 @@ def goals_lines(results: dict, fanout_median) -> list[str]:
 
 # --- profiling findings (written by hand from py-spy / cProfile runs; see the text) ----------------------
 
+# bench/cpu_split.py (by hand, not part of `make bench`): where the order's CPU goes by thread,
+# and what that says about issue 21's two open rows. Two runs at 1 client, 2026-11-30.
+CPU_SPLIT: list[str] = [
+    "**What is left, by thread (bench/cpu_split.py).** `python -m bench.cpu_split` (by hand: no "
+    "profiler, each thread's CPU read from `/proc` after each block; 6 blocks of 100 orders and 6 of "
+    "100 `GET /api/auth/me/`, alternating, one app server, no sockets) on the code of this run "
+    "(commit db239ba), on a slow day of the shared machine (the trivial view 7.3-8.5 ms at p50, "
+    "against this document's 3.3 ms). Django runs each request's sync code on a thread of its own, "
+    "gone when the request ends; the loop is the main thread; the live publisher's is the only other "
+    "thread that lives on. ms of CPU per request at 1 client, two runs:",
+    "",
+    "| CPU per request (ms) | order | trivial view | order - trivial |",
+    "|---|---|---|---|",
+    "| the request's own thread | 10.1 / 11.1 | 4.3 / 4.8 | 5.8 / 6.3 |",
+    "| the event loop | 4.2 / 4.5 | 2.4 / 2.7 | 1.8 / 1.8 |",
+    "| the live publisher's thread | 3.0 / 3.3 | 0.1 / 0.1 | 2.9 / 3.3 |",
+    "| all | 17.3 / 18.9 | 6.8 / 7.6 | 10.5 / 11.3 (order ÷ trivial: 2.55x / 2.50x) |",
+    "",
+    "At 4 and 16 clients: 2.67x and 2.35x, the publisher's thread 3.9 and 2.9 ms per order. **What "
+    "this says about the two rows not met** (p50 <= 2x at 1 client; orders/s >= 0.5x): at 1 client a "
+    "request waits for the CPU of the one before it (one GIL: the last order's live build runs while "
+    "the next request arrives), so the p50 ratio follows the CPU ratio. With the live messages "
+    "switched off (a scratch A/B, servers side by side, blocks alternating, same hour), the order "
+    "was 1.84x-2.07x the trivial view at p50 in four runs (1.87x-2.06x in CPU), and 0.53x and 0.52x "
+    "of its requests/s at 4 and 16 clients, against 0.43x and 0.40x-0.46x with them. So the request "
+    "without its publish is already at the 2x line, and the live path (the four audiences' partials "
+    "on the publisher's thread, and the loop sending them) costs 0.4-0.6 of a whole trivial request: "
+    "the rows need it nearly free. Two ways would get there and were not taken: building the "
+    "messages in another process (the figure would no longer be one process's), and building only "
+    "for groups with a socket listening (these sections have none, so they would stop measuring the "
+    "work people see). Tried and not kept: one hop to the publisher's worker per batch instead of "
+    "two (0.1x better at p50 in two pairs, 2.14x/2.09x against 2.27x/2.18x, but the partners' board "
+    "would wait for the customer's and admins' messages), and an in-process lock around the order's "
+    "writes (SQLite's busy handler sleeps instead of waiting on the lock): 46 orders/s at 16 "
+    "clients with and without.",
+    "",
+]
+
+
 FINDINGS: list[str] = [
     "**The order request (sections 8-9).** Before the change, py-spy (bench/profile.py, the "
     "profile section, on the tree of commit 3d213cb: 1,000 partner sockets open, 150 orders one "
@@ -611,6 +650,7 @@ FINDINGS: list[str] = [
     "by being async (each ORM call would be a hop of its own). **`is_partner_online`** is not on "
     "the order's path (it is in the profile with sockets: each socket's connect).",
     "",
+    *CPU_SPLIT,
     "**How steady the goal verdicts are.** Two runs of sections 1 and 4 with the publisher, the "
     "same afternoon on the shared machine: the first (before the single read and the kept "
     "connection) gave order ÷ trivial 5.61x, 1,000 ÷ 10 sockets 0.61x, end to end ÷ Socket.io "
