@@ -13,7 +13,9 @@ ws extension parses a message inside a ``<template>`` and swaps its top-level el
 and the HTML parser drops a ``<tr>``/``<tbody>`` that is not first in such a message
 (and a first one breaks every ``<table>``/``<form>`` after it). Div rows can travel in
 one message with the counts, partners and timing blocks. The customer's list row is a
-``<tr>``, so it travels in a frame of its own (``customer_html`` returns two).
+``<tr>``, so it travels in a frame of its own (``customer_html`` returns two). It goes
+with every change of an order but its first: no page holds a new order's status section
+or row yet (``publish.order_messages``).
 """
 
 import re

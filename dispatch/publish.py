@@ -143,13 +143,16 @@ def order_messages(event, order, previous_partner_id=None, *, admin_blocks=True)
             (audiences.partner_group(partner_id), {**base, "html": fragments.partner_html(partner), "json": json_text})
         )
     customer_event = ORDER_STATUS_UPDATE if event == ORDER_ACCEPTED else event
+    # The customer's pages replace an order's status section and list row by id, and no
+    # page holds a new order's yet (one loaded after the commit shows it from the store):
+    # a new order is HTML for nobody of theirs, only their API clients' event.
     yield (
         (
             audiences.customer_group(order.customer_id),
             {
                 **base,
                 "event": customer_event,
-                "html": fragments.customer_html(order),
+                "html": [] if event == NEW_ORDER else fragments.customer_html(order),
                 "json": payloads.order_json_text(customer_event, order, order.customer),
             },
         )

@@ -184,3 +184,34 @@ def test_the_live_event_reads_the_order_in_the_request_and_builds_its_messages_w
 
 
 BUILD_QUERIES = 8  # all of them the admins' counts, partners, timing blocks and chart
+
+
+def test_a_new_order_builds_no_html_for_its_customer_yet_sends_their_api_clients_the_event(customer, milk, monkeypatch):
+    import json
+
+    from dispatch import fragments
+    from orders.services import cancel_order, place_order
+
+    # given a placed order, and from now on the customer's partials counted
+    order, _ = place_order(customer=customer, lines=[(milk.pk, 1)], address="12 Baker Street, Marylebone")
+    rendered = []
+    for name in ("customer_status_html", "customer_row_html"):
+        real = getattr(fragments, name)
+        monkeypatch.setattr(fragments, name, lambda order, real=real, name=name: rendered.append(name) or real(order))
+
+    # when its new_order messages are built
+    messages = dict(publishing.build_messages([(NEW_ORDER, order.as_committed, None)]))
+
+    # then no partial of the customer's is rendered: their pages replace the order's status
+    # section and list row by id, and no page holds a new order's (one loaded after the
+    # commit shows it from the store); the API clients still get the event
+    mine = messages[f"customer.{customer.pk}"]
+    assert rendered == [] and not mine["html"]
+    assert json.loads(mine["json"])["event"] == NEW_ORDER
+
+    # and any later change renders both, for the pages that now show the order
+    cancelled = cancel_order(actor=customer, order_ref=order.ref)
+    rendered.clear()  # (the cancel published too: without a server loop, in the caller)
+    messages = dict(publishing.build_messages([("order_status_update", order_with_details(cancelled.pk), None)]))
+    assert rendered == ["customer_status_html", "customer_row_html"]
+    assert f'id="order-{order.ref}-status"' in messages[f"customer.{customer.pk}"]["html"][0]
