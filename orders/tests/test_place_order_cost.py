@@ -67,6 +67,8 @@ def test_placing_an_order_takes_two_write_transactions_and_a_fixed_number_of_que
     # the user (JWT), the products and the 4 writes: the live event and the answer use the
     # order as written (order.as_committed, orders.selectors.order_as_written)
     assert statements.queries() == 6, "\n".join(sql[:120] for sql, _ in statements)
+    # and none of them sorts: the products are looked up by id into a dict
+    assert not [sql for sql, _ in statements if "ORDER BY" in sql]
 
 
 def test_a_second_line_adds_one_stock_update_and_its_transaction(api, customer, milk, bananas, published):
