@@ -423,6 +423,13 @@ def before_after_lines(fanout: dict, fanout_median) -> list[str]:
         "the trivial view, and the order ÷ trivial ratios of section 4 grow (in a scratch A/B: the "
         "trivial view 4.5 → 3.3 ms, the order 9.4 → 8.4 ms at p50, server CPU per request 3.95 → "
         "3.05 and 8.95 → 8.10 ms).",
+        "15. **a new order is HTML for none of its customer's pages** (`dispatch.publish.order_messages`): "
+        "the customer's status section and list row replace their element by id, and no page holds a "
+        "new order's (a page loaded after the commit shows it from the store), so they are rendered from "
+        "the order's first change on; the customer's API clients still get `new_order`. That was 40% "
+        "of a new order's build: the publisher's thread went from 3.0-3.3 to 2.5 ms of CPU per order "
+        "(bench/cpu_split.py, 'Where the time goes'). And `place_order` looks its products up without "
+        "the model's `ORDER BY name` (a dict by id).",
         "",
         "| the order's cost (CPU: bench/profile_request.py, one run each) | before (e994e84) | after |",
         "|---|---|---|",
@@ -558,36 +565,40 @@ def goals_lines(results: dict, fanout_median) -> list[str]:
 CPU_SPLIT: list[str] = [
     "**What is left, by thread (bench/cpu_split.py).** `python -m bench.cpu_split` (by hand: no "
     "profiler, each thread's CPU read from `/proc` after each block; 6 blocks of 100 orders and 6 of "
-    "100 `GET /api/auth/me/`, alternating, one app server, no sockets) on the code of this run "
-    "(commit db239ba), on a slow day of the shared machine (the trivial view 7.3-8.5 ms at p50, "
-    "against this document's 3.3 ms). Django runs each request's sync code on a thread of its own, "
-    "gone when the request ends; the loop is the main thread; the live publisher's is the only other "
-    "thread that lives on. ms of CPU per request at 1 client, two runs:",
+    "100 `GET /api/auth/me/`, alternating, one app server, no sockets), on a slow day of the shared "
+    "machine (the trivial view 7-10 ms of CPU, against about 3 ms the day before). Django runs each "
+    "request's sync code on a thread of its own, gone when the request ends; the loop is the main "
+    "thread; the live publisher's is the only other thread that lives on. ms of CPU per request at "
+    "1 client, two runs each, before change 15 (commit e1fc45e) and after (this tree):",
     "",
-    "| CPU per request (ms) | order | trivial view | order - trivial |",
-    "|---|---|---|---|",
-    "| the request's own thread | 10.1 / 11.1 | 4.3 / 4.8 | 5.8 / 6.3 |",
-    "| the event loop | 4.2 / 4.5 | 2.4 / 2.7 | 1.8 / 1.8 |",
-    "| the live publisher's thread | 3.0 / 3.3 | 0.1 / 0.1 | 2.9 / 3.3 |",
-    "| all | 17.3 / 18.9 | 6.8 / 7.6 | 10.5 / 11.3 (order ÷ trivial: 2.55x / 2.50x) |",
+    "| CPU per request (ms) | order before | order after | trivial view | order - trivial, after |",
+    "|---|---|---|---|---|",
+    "| the request's own thread | 10.1 / 11.1 | 12.2 / 12.1 | 4.3-5.7 | 6.7 / 6.4 |",
+    "| the event loop | 4.2 / 4.5 | 5.0 / 5.0 | 2.4-3.4 | 1.6 / 1.7 |",
+    "| the live publisher's thread | 3.0 / 3.3 | 2.5 / 2.5 | 0.1 | 2.3 / 2.4 |",
+    "| all: order ÷ trivial | 2.55x / 2.50x | 2.18x / 2.15x | - | - |",
     "",
-    "At 4 and 16 clients: 2.67x and 2.35x, the publisher's thread 3.9 and 2.9 ms per order. **What "
-    "this says about the two rows not met** (p50 <= 2x at 1 client; orders/s >= 0.5x): at 1 client a "
-    "request waits for the CPU of the one before it (one GIL: the last order's live build runs while "
-    "the next request arrives), so the p50 ratio follows the CPU ratio. With the live messages "
-    "switched off (a scratch A/B, servers side by side, blocks alternating, same hour), the order "
-    "was 1.84x-2.07x the trivial view at p50 in four runs (1.87x-2.06x in CPU), and 0.53x and 0.52x "
-    "of its requests/s at 4 and 16 clients, against 0.43x and 0.40x-0.46x with them. So the request "
-    "without its publish is already at the 2x line, and the live path (the four audiences' partials "
-    "on the publisher's thread, and the loop sending them) costs 0.4-0.6 of a whole trivial request: "
-    "the rows need it nearly free. Two ways would get there and were not taken: building the "
-    "messages in another process (the figure would no longer be one process's), and building only "
-    "for groups with a socket listening (these sections have none, so they would stop measuring the "
-    "work people see). Tried and not kept: one hop to the publisher's worker per batch instead of "
-    "two (0.1x better at p50 in two pairs, 2.14x/2.09x against 2.27x/2.18x, but the partners' board "
-    "would wait for the customer's and admins' messages), and an in-process lock around the order's "
-    "writes (SQLite's busy handler sleeps instead of waiting on the lock): 46 orders/s at 16 "
-    "clients with and without.",
+    "At 16 clients: 2.35x before, 2.22x after. (The milliseconds moved with the machine between the "
+    "runs; the ratios are within each run.) Side by side in one scratch A/B (two servers, blocks "
+    "alternating, change 15 switched by a temporary flag): order ÷ trivial at p50 2.08x → 1.98x and "
+    "2.26x → 1.90x at 1 client, in CPU 2.34x → 2.23x and 2.49x → 2.16x; at 16 clients orders/s ÷ the "
+    "trivial view's 0.40x → 0.43x. **What this says about the goal rows** (p50 <= 2x at 1 client; "
+    "orders/s >= 0.5x at 1, 4 and 16 clients): at 1 client a request waits for the CPU of the one "
+    "before it (one GIL: the last order's live build runs while the next request arrives), so the p50 "
+    "ratio follows the CPU ratio. With the live messages switched off altogether (a scratch A/B before "
+    "change 15, same method), the order was 1.84x-2.07x the trivial view at p50 in four runs "
+    "(1.87x-2.06x in CPU), and 0.53x and 0.52x of its requests/s at 4 and 16 clients. So the request "
+    "without its publish sits at the 2x line: it is the ORM's work for 6 queries and 2 commits, DRF's "
+    "validation and one serialisation (cProfile of `place_order` on the file database: the project's "
+    "own code in it is under 5%), and the live path on top (the partners' card, the admins' row, "
+    "three JSON frames, and the loop sending them) now costs about 0.25-0.35 of a trivial request. "
+    "Two ways would take that to nothing and were not taken: building the messages in another process "
+    "(the figure would no longer be one process's), and building only for groups with a socket "
+    "listening (these sections have none, so they would stop measuring the work people see). Tried "
+    "and not kept: one hop to the publisher's worker per batch instead of two (0.1x better at p50 in "
+    "two pairs, not in CPU, and the partners' board would wait for the other messages), and an "
+    "in-process lock around the order's writes (SQLite's busy handler sleeps instead of waiting on "
+    "the lock): 46 orders/s at 16 clients with and without.",
     "",
 ]
 
