@@ -565,8 +565,9 @@ def goals_lines(results: dict, fanout_median) -> list[str]:
 CPU_SPLIT: list[str] = [
     "**What is left, by thread (bench/cpu_split.py).** `python -m bench.cpu_split` (by hand: no "
     "profiler, each thread's CPU read from `/proc` after each block; 6 blocks of 100 orders and 6 of "
-    "100 `GET /api/auth/me/`, alternating, one app server, no sockets), on a slow day of the shared "
-    "machine (the trivial view 7-10 ms of CPU, against about 3 ms the day before). Django runs each "
+    "100 `GET /api/auth/me/`, alternating, one app server, no sockets), later the same day on a "
+    "slower host (an Intel Xeon at 2.1 GHz, against the AMD EPYC of this document's run: the trivial "
+    "view 7-10 ms of CPU per request, against about 3 ms). Django runs each "
     "request's sync code on a thread of its own, gone when the request ends; the loop is the main "
     "thread; the live publisher's is the only other thread that lives on. ms of CPU per request at "
     "1 client, two runs each, before change 15 (commit e1fc45e) and after (this tree):",
@@ -599,6 +600,14 @@ CPU_SPLIT: list[str] = [
     "two pairs, not in CPU, and the partners' board would wait for the other messages), and an "
     "in-process lock around the order's writes (SQLite's busy handler sleeps instead of waiting on "
     "the lock): 46 orders/s at 16 clients with and without.",
+    "",
+    "A full `make bench` of this tree on that slower host (the trivial view 9.6 ms at p50 "
+    "and 102 req/s at 1 client, against 3.3 ms and 297 req/s in this document's run), is not this "
+    "document's: its baselines suffered as much (Socket.io's rate ramp stopped at 1 event/s, p50 58 "
+    "ms, so the fan-out throughput row went unmeasured; one process forwarded 100 location updates/s "
+    "of 200). Its issue-21 rows: order ÷ trivial 2.01x at 1 client (19.3 vs 9.6 ms), 1,000 ÷ 10 "
+    "sockets 1.09x, end to end ÷ Socket.io 1.52x (57.2 vs 37.7 ms), orders/s ÷ the trivial view's "
+    "0.48x / 0.46x / 0.41x at 1 / 4 / 16 clients, 48.7 → 53.7 → 49.9 orders/s.",
     "",
 ]
 
