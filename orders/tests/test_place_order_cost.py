@@ -10,13 +10,15 @@ a transaction of its own); on SQLite each is one commit. Real commits: these tes
 run outside the test's wrapping transaction (``transaction=True``).
 """
 
+import json
+
 import pytest
 from django.db import connection
 
 from dispatch import publish as publishing
 from orders.models import Order
 from orders.selectors import order_with_details
-from orders.signals import NEW_ORDER
+from orders.signals import NEW_ORDER, ORDER_STATUS_UPDATE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -189,8 +191,6 @@ BUILD_QUERIES = 8  # all of them the admins' counts, partners, timing blocks and
 
 
 def test_a_new_order_builds_no_html_for_its_customer_yet_sends_their_api_clients_the_event(customer, milk, monkeypatch):
-    import json
-
     from dispatch import fragments
     from orders.services import cancel_order, place_order
 
@@ -214,6 +214,6 @@ def test_a_new_order_builds_no_html_for_its_customer_yet_sends_their_api_clients
     # and any later change renders both, for the pages that now show the order
     cancelled = cancel_order(actor=customer, order_ref=order.ref)
     rendered.clear()  # (the cancel published too: without a server loop, in the caller)
-    messages = dict(publishing.build_messages([("order_status_update", order_with_details(cancelled.pk), None)]))
+    messages = dict(publishing.build_messages([(ORDER_STATUS_UPDATE, order_with_details(cancelled.pk), None)]))
     assert rendered == ["customer_status_html", "customer_row_html"]
     assert f'id="order-{order.ref}-status"' in messages[f"customer.{customer.pk}"]["html"][0]
