@@ -6,6 +6,7 @@ import math
 import os
 import platform
 import subprocess
+import timeit
 from importlib import metadata
 from pathlib import Path
 
@@ -25,6 +26,12 @@ def _command_version(*cmd) -> str:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False).stdout.strip()
     except OSError:
         return "not installed"
+
+
+def python_speed_us() -> float:
+    """µs per ``sum(range(1000))`` here, best of 5: how fast one core runs Python, so that
+    runs on different hosts (or on a host whose speed drifts) can be told apart."""
+    return min(timeit.repeat("sum(range(1000))", repeat=5, number=2000)) / 2000 * 1e6
 
 
 def machine_info() -> dict:
@@ -65,6 +72,7 @@ def machine_info() -> dict:
         "versions": versions,
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "load_average": load_average(),
+        "python_speed_us": round(python_speed_us(), 2),
     }
 
 
@@ -266,7 +274,7 @@ def emails_lines(section: dict | None) -> list[str]:
     lines = [
         "### Placing and accepting orders with customers' emails on and off",
         "",
-        *_section_header(section),
+        *report_capacity.header(section),
         f"**With customers' emails on and off** (docs/notifications.md): two servers side by side, "
         f"`ORDER_EMAILS=true` and `false`, bursts alternating; {section['count']} orders placed, then each "
         f"accepted by a partner registered for that burst (each accept queues one email job on Redis after "
@@ -360,13 +368,6 @@ def race_plot(section: dict, path: Path) -> None:
 # --- the document -------------------------------------------------------------------------------------
 
 
-def _section_header(section: dict) -> list[str]:
-    machine = section.get("machine", {})
-    extra = f"; load average before: {machine.get('load_average')}" if machine.get("load_average") else ""
-    return [f"_Measured {machine.get('date', '?')}, {section.get('mode', 'full')} run, "
-            f"{section.get('elapsed_s', 0):.0f}s{extra}._", ""]  # fmt: skip
-
-
 def render(results: dict, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     machine = results.get("machine") or machine_info()
@@ -402,6 +403,8 @@ def render(results: dict, out_dir: Path) -> Path:
         f"/ {v.get('npm redis')} |",
         f"| date | {machine.get('date')} |",
         f"| load average (1/5/15 min) at start | {machine.get('load_average')} |",
+        "| one core's Python speed at start: µs per `sum(range(1000))`, best of 5 (lower is faster) | "
+        f"{machine.get('python_speed_us', '-')} |",
         "",
         "The clients run on the same machine as the servers (2 cores here), so every "
         "figure includes the client's own CPU time, and the servers and clients compete "
@@ -413,7 +416,7 @@ def render(results: dict, out_dir: Path) -> Path:
     lines += ["## 1. Fan-out latency", ""]
     if fanout and "error" not in fanout:
         fanout_plot(fanout, out_dir / "fanout_latency.png")
-        lines += _section_header(fanout)
+        lines += report_capacity.header(fanout)
         lines += [
             "One event reaches N websocket clients. For the app: N sockets of one online "
             "partner (JWT in the `Authorization` header), each counted once its snapshot has "
@@ -476,7 +479,7 @@ def render(results: dict, out_dir: Path) -> Path:
     lines += ["## 4. Order throughput (SQLite)", ""]
     if throughput and "error" not in throughput:
         throughput_plot(throughput, out_dir / "throughput.png")
-        lines += _section_header(throughput)
+        lines += report_capacity.header(throughput)
         lines += [
             f"{throughput['count']} orders per level through `POST /api/orders/` (one line, "
             "quantity 1, a product with a huge stock; customers alice and bob alternating; "
@@ -515,7 +518,7 @@ def render(results: dict, out_dir: Path) -> Path:
     lines += ["## 5. Accept race", ""]
     if race and "error" not in race:
         race_plot(race, out_dir / "accept_race.png")
-        lines += _section_header(race)
+        lines += report_capacity.header(race)
         lines += [
             f"P partners, registered through the API (setup took {race.get('setup_s', 0):.0f}s, mostly "
             "password hashing, spread over a second app instance on the same database and Redis), "

@@ -51,10 +51,14 @@ def _plt():
 
 
 def header(section: dict) -> list[str]:
+    """A section's first line: when, how long, and the machine's load and speed just before."""
     machine = section.get("machine", {})
+    extra = f"; load average before: {machine['load_average']}" if machine.get("load_average") else ""
+    if machine.get("python_speed_us") is not None:
+        extra += f"; Python speed before: {machine['python_speed_us']} µs per `sum(range(1000))`"
     return [
         f"_Measured {machine.get('date', '?')}, {section.get('mode', 'full')} run, "
-        f"{section.get('elapsed_s', 0):.0f}s; load average before: {machine.get('load_average')}._",
+        f"{section.get('elapsed_s', 0):.0f}s{extra}._",
         "",
     ]
 

@@ -249,7 +249,10 @@ def main(argv=None) -> int:
 
     machine = machine_info()
     say(f"{mode} run: {', '.join(args.sections)}; open-file limit {fds}; logs in {workdir}")
-    say(f"machine: {machine['cpu']}, {machine['cores']} cores, load average {machine['load_average']}")
+    say(
+        f"machine: {machine['cpu']}, {machine['cores']} cores, load average {machine['load_average']}, "
+        f"{machine['python_speed_us']} µs per sum(range(1000))"
+    )
 
     previous = {}
     if len(args.sections) < len(SECTIONS) and results_path.exists():
@@ -268,7 +271,8 @@ def main(argv=None) -> int:
 
     for name in args.sections:
         section_start = time.monotonic()
-        section_machine = {"date": machine_info()["date"], "load_average": machine_info()["load_average"]}
+        info = machine_info()
+        section_machine = {key: info[key] for key in ("date", "load_average", "python_speed_us")}
         say(f"== {name} ==")
         try:
             section = asyncio.run(run_section(name, plan, args, workdir, template, results))
