@@ -45,7 +45,8 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
 
 class SyncChain:
     """Last in ``MIDDLEWARE``, sync only: makes Django run the whole middleware chain in
-    sync mode, on the request's own thread, with one hop to it and back.
+    sync mode, on the request's own thread: no middleware method hops on its own (5 hops
+    per request are left, Django's handler's own: quickcommerce/tests/test_middleware_chain.py).
 
     WhiteNoise is sync only. Django adapts each middleware to the mode of the one inside
     it, so without this the chain ran async from the innermost middleware up to
