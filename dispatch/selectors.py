@@ -3,8 +3,13 @@ dashboard and the partner overviews (dashboard, API, admin).
 
 Every function here answers in a fixed number of queries, whatever the number of
 orders or partners, and stays inside what SQLite and MongoDB both support: plain
-filters, ``select_related``/``prefetch_related``, ``values_list`` and a grouped
-``Count``; medians and bucketing happen in Python. Selectors never import services.
+filters, ``select_related``/``prefetch_related``, ``values_list``, and grouped
+aggregates (``Count``, also with a filter, and ``Min``). The dashboard's counts are
+counted in the store, so open orders and deliveries read no more rows as they pile
+up (dispatch/tests/test_dashboard.py pins it). Two things read a row per order, in
+bounded windows: the medians (today's accepted and delivered orders; neither store
+has a median both support) and the chart (its three hours, bucketed in Python).
+Selectors never import services.
 """
 
 import statistics
@@ -13,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Min, Prefetch, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -181,10 +186,11 @@ def partners_overview(*, now=None) -> list[PartnerRow]:
         .select_related("partner_profile")
         .prefetch_related(active_deliveries())
     )
-    delivered = Counter(
+    delivered = dict(
         Order.objects.filter(status=Order.Status.DELIVERED, delivered_at__gte=start_of_today(now))
         .order_by()
-        .values_list("partner_id", flat=True)
+        .values_list("partner_id")
+        .annotate(n=Count("pk"))
     )
     rows = []
     for partner in partners:
@@ -267,14 +273,24 @@ def live_numbers(*, now=None):
     promise = timedelta(minutes=promise_minutes())
     day = Order.objects.filter(created_at__gte=start_of_today(now)).order_by()
     today = Counter(dict(day.values_list("status").annotate(n=Count("pk"))))
-    open_rows = list(Order.objects.filter(status__in=OPEN_STATUSES).order_by().values_list("status", "created_at"))
+    # Open orders by status: how many, how many are past the promise, the oldest.
+    open_groups = (
+        Order.objects.filter(status__in=OPEN_STATUSES)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("pk"), late=Count("pk", filter=Q(created_at__lt=now - promise)), oldest=Min("created_at"))
+    )
+    open_now, late, oldest = Counter(), 0, None
+    for status, count, late_count, created_at in open_groups:
+        open_now[status] = count
+        late += late_count
+        oldest = created_at if oldest is None else min(oldest, created_at)
+    open_total = sum(open_now.values())
     accepted_pairs = list(day.filter(accepted_at__isnull=False).values_list("created_at", "accepted_at"))
     delivered_pairs = list(
         day.filter(status=Order.Status.DELIVERED, delivered_at__isnull=False).values_list("created_at", "delivered_at")
     )
 
-    open_now = Counter(status for status, _ in open_rows)
-    late = sum(1 for _, created_at in open_rows if now - created_at > promise)
     statuses = [
         {
             "status": status.value,
@@ -284,7 +300,7 @@ def live_numbers(*, now=None):
         }
         for status in Order.Status
     ]
-    counts = {"statuses": statuses, "today_total": sum(today.values()), "open_total": len(open_rows), "late": late}
+    counts = {"statuses": statuses, "today_total": sum(today.values()), "open_total": open_total, "late": late}
 
     to_accept = [_minutes(accepted - created) for created, accepted in accepted_pairs]
     to_deliver = [delivered - created for created, delivered in delivered_pairs]
@@ -292,8 +308,8 @@ def live_numbers(*, now=None):
     timing = {
         "promise": promise_minutes(),
         "late": late,
-        "open": len(open_rows),
-        "oldest_open": int(_minutes(max(now - created for _, created in open_rows))) if open_rows else None,
+        "open": open_total,
+        "oldest_open": int(_minutes(now - oldest)) if oldest is not None else None,
         "median_accept": _median(to_accept),
         "median_deliver": _median([_minutes(took) for took in to_deliver]),
         "accepted_today": len(to_accept),
@@ -307,7 +323,10 @@ def live_numbers(*, now=None):
 
 def orders_per_bucket(*, now=None):
     """Orders created per 5 minutes over the last 3 hours, counted by current status:
-    ``(start, [Counter(status -> n) per bucket])``. One query."""
+    ``(start, [Counter(status -> n) per bucket])``. One query, a row per order of the
+    three hours, bucketed here. (Tried: a ``Case`` of the 36 boundaries as the group
+    key. On SQLite its comparisons cost about as much per row as this loop, 28 against
+    34 ms at 6,000 orders, and compiling it 5 ms, against 1.3 ms for all of this at 10.)"""
     now = now or timezone.now()
     # 5-minute boundaries in UTC are 5-minute boundaries in every real time zone, and
     # UTC arithmetic keeps the window 3 hours long across a DST change.

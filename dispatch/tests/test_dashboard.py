@@ -438,3 +438,59 @@ def test_query_count_does_not_grow_with_orders_and_partners(admin_client, produc
     assert Order.objects.count() == 40
     large = _measure(admin_client)
     assert small == large, (small, large)
+
+
+# --- rows read -----------------------------------------------------------------------------------
+
+
+def _rows_read(callable_):
+    """How many rows the store hands back to ``callable_``'s queries: each query recorded,
+    then counted again in SQL (SQLite)."""
+    queries = []
+
+    def record(execute, sql, params, many, context):
+        queries.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        callable_()
+    with connection.cursor() as cursor:
+        total = 0
+        for sql, params in queries:
+            cursor.execute(f"SELECT COUNT(*) FROM ({sql}) AS counted", params)  # noqa: S608 - the ORM's own SQL
+            total += cursor.fetchone()[0]
+    return total
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="counts each query's rows again in SQL")
+def test_counts_and_timing_read_no_more_rows_with_more_open_and_cancelled_orders(product, settings):
+    # Rendered once a second while orders flow, and on every page load: counting in
+    # Python read every open order.
+    settings.DELIVERY_PROMISE_MINUTES = 10
+    customer = CustomerFactory()
+    backdate(make_order(customer, [(product, 1)]), created_at=timedelta(minutes=25))
+    order_in_status(S.CANCELLED, customer=customer, products_with_qty=[(product, 1)])
+    few = _rows_read(selectors.live_numbers)
+
+    for _ in range(30):
+        make_order(customer, [(product, 1)])
+    for _ in range(10):
+        order_in_status(S.CANCELLED, customer=customer, products_with_qty=[(product, 1)])
+    many = _rows_read(selectors.live_numbers)
+
+    counts, timing = selectors.live_numbers()
+    assert (counts["open_total"], counts["late"], timing["oldest_open"]) == (31, 1, 25)
+    assert few == many, (few, many)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="counts each query's rows again in SQL")
+def test_partners_deliveries_today_are_counted_in_the_store(product):
+    partner = PartnerFactory()
+    order_in_status(S.DELIVERED, partner=partner, products_with_qty=[(product, 1)])
+    one = _rows_read(selectors.partners_overview)
+    for _ in range(8):
+        order_in_status(S.DELIVERED, partner=partner, products_with_qty=[(product, 1)])
+    nine = _rows_read(selectors.partners_overview)
+
+    assert [row.delivered_today for row in selectors.partners_overview()] == [9]
+    assert one == nine, (one, nine)
