@@ -4,6 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
+# pytest-xdist: a worker per core; the tests that start processes all run on one of
+# them, one at a time (conftest.py). `make test PYTEST_WORKERS=` runs in one process.
+PYTEST_WORKERS ?= -n auto --dist loadgroup
 
 .PHONY: run test lint format migrations check-migrations bench clean
 
@@ -32,7 +35,7 @@ test: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

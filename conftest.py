@@ -13,6 +13,22 @@ from quickcommerce.testing import AppServer, RedisServer, app_env, manage, requi
 pytest_plugins = ["quickcommerce.mongo_compile"]
 
 
+# Tests that start real processes (the app, redis-server, nginx, chromium) or race them,
+# and the timing they assert, assume the machine is theirs: under pytest-xdist
+# (``make test`` runs two workers) they all run on one worker, one at a time
+# (``--dist loadgroup``), while the in-process tests share out the rest.
+PROCESS_FIXTURES = {"redis_binary", "seeded_db_template", "start_app", "live_db"}
+PROCESS_MARKS = {"live", "browser"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if PROCESS_FIXTURES.intersection(item.fixturenames) or PROCESS_MARKS.intersection(
+            mark.name for mark in item.iter_markers()
+        ):
+            item.add_marker(pytest.mark.xdist_group("processes"))
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -418,6 +418,27 @@ def pytest_runtest_teardown(item, nextitem):
     return (yield from _phase(item, "teardown", ("teardown",)))
 
 
+def pytest_sessionfinish(session):
+    """An xdist worker hands what it compiled to the controller, which prints the summary."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None and _state.active:
+        output["mongo_compile"] = {
+            "queries": _state.queries,
+            "shapes": sorted(_state.shapes),
+            "failures": [vars(f) for f in _state.failures],
+        }
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """(xdist's controller) add a finished worker's counts to this run's summary."""
+    counted = getattr(node, "workeroutput", {}).get("mongo_compile")
+    if counted:
+        _state.queries += counted["queries"]
+        _state.shapes.update(counted["shapes"])
+        _state.failures += [Failure(**f) for f in counted["failures"]]
+
+
 def pytest_terminal_summary(terminalreporter):
     write = terminalreporter.write_line
     terminalreporter.section("MongoDB compile tier (queries compiled by the MongoDB backend, not run on MongoDB)")
