@@ -42,12 +42,14 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-# Counts the page's websocket opens (htmx ws extension events), so a test can wait for
-# the live socket before it makes a change, and for a reconnect after one.
+# Counts the page's websocket opens and the messages it has swapped in (htmx ws extension
+# events), so a test can wait for the live socket before it makes a change, for a
+# reconnect after one, and for the snapshot a socket gets first.
 WS_PROBE = """
-window.__ws = {open: 0, close: 0};
+window.__ws = {open: 0, close: 0, messages: 0};
 document.addEventListener("htmx:wsOpen", () => { window.__ws.open += 1; });
 document.addEventListener("htmx:wsClose", () => { window.__ws.close += 1; });
+document.addEventListener("htmx:wsAfterMessage", () => { window.__ws.messages += 1; });
 """
 
 expect.set_options(timeout=LIVE)
@@ -660,6 +662,8 @@ def test_chips_and_chart_on_a_phone(new_context):
 
     admin = login(new_context(PHONE), "admin")
     _show(admin, "/dashboard/")
+    # The socket's snapshot swaps the chart in anew: measure the one that stays.
+    admin.wait_for_function("() => window.__ws.messages >= 1", timeout=LIVE)
     wrap = admin.locator("#dash-chart .chart-wrap")
     wrap.scroll_into_view_if_needed()
     frame = wrap.bounding_box()
