@@ -628,6 +628,20 @@ CPU_SPLIT: list[str] = [
     "sockets 1.09x, end to end ÷ Socket.io 1.52x (57.2 vs 37.7 ms), orders/s ÷ the trivial view's "
     "0.48x / 0.46x / 0.41x at 1 / 4 / 16 clients, 48.7 → 53.7 → 49.9 orders/s.",
     "",
+    "Sections 1 and 4 of the tree after change 16 (`python -m bench.run --only fanout --only "
+    "throughput`), on a slower host still (25 µs per `sum(range(1000))` against this document's "
+    "figure; the trivial view 14.3 ms at p50 and 68 req/s at 1 client): order ÷ trivial 1.66x at 1 "
+    "client (23.8 vs 14.3 ms), 1,000 ÷ 10 sockets 0.87x, end to end ÷ Socket.io 1.35x (72.0 vs 53.3 "
+    "ms), orders/s ÷ the trivial view's 0.60x / 0.41x / 0.51x at 1 / 4 / 16 clients, 41.1 → 33.6 → "
+    "34.4 orders/s. Three of the four rows met; the fourth missed at 4 clients, where the process is "
+    "CPU-bound (one GIL) and the ratio is the trivial view's CPU over the order's: 2.19x at 1 client "
+    "by bench/cpu_split.py on this host (order 25.7 ms: its request thread 15.5, the loop 6.6, the "
+    "publisher 3.6; the trivial view 11.7 ms). Getting to 2x needs about 2.5 ms of an order's CPU "
+    "gone, and no change left is worth more than a fifth of that: the three PUBLISHes in one round "
+    "trip (channels-redis has no call for it), a faster template engine for the partners' card and "
+    "the admins' row (80% of an order's own messages), fewer ORM steps than 6 queries and 4 model "
+    "instances for the same writes (raw SQL, not the same on both stores).",
+    "",
 ]
 
 
