@@ -27,7 +27,9 @@ setup), and queries run in other processes (the app under uvicorn in the live te
 queries are expected not to compile says why with
 ``@pytest.mark.mongo_compile_exempt(reason="...")``. The end of the run prints how
 many queries were compiled and how many distinct query shapes (the operation, the
-collection and the MQL with every value replaced by ``?``) they had.
+collection and the MQL with every value replaced by ``?``) they had; under
+pytest-xdist (``make test``) each worker compiles its own tests' queries and the
+controller adds the counts up.
 """
 
 import contextvars
