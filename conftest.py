@@ -15,8 +15,9 @@ pytest_plugins = ["quickcommerce.mongo_compile"]
 
 # Tests that start real processes (the app, redis-server, nginx, chromium) or race them,
 # and the timing they assert, assume the machine is theirs: under pytest-xdist
-# (``make test`` runs two workers) they all run on one worker, one at a time
-# (``--dist loadgroup``), while the in-process tests share out the rest.
+# (``make test`` runs a worker per core) they all run on one worker, one at a time
+# (``--dist loadgroup``), while the in-process tests share out the rest. The browser
+# tests go last, once the in-process tests are done and their core is free again.
 PROCESS_FIXTURES = {"redis_binary", "seeded_db_template", "start_app", "live_db"}
 PROCESS_MARKS = {"live", "browser"}
 
@@ -27,6 +28,7 @@ def pytest_collection_modifyitems(config, items):
             mark.name for mark in item.iter_markers()
         ):
             item.add_marker(pytest.mark.xdist_group("processes"))
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 @pytest.fixture(autouse=True)
