@@ -7,6 +7,7 @@ MongoDB in the GitHub workflow, or by hand: MONGO_URI=... make test.
 """
 
 import datetime
+import re
 import subprocess
 import sys
 import textwrap
@@ -293,3 +294,18 @@ def test_report_mode_lists_the_queries_and_fails_nothing(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout
     assert "1 did not compile" in result.stdout
+
+
+def test_with_xdist_workers_the_summary_adds_up_what_every_worker_compiled(tmp_path):
+    # `make test` runs on a worker per core: each compiles its own tests' queries, and the
+    # controller, which runs none, prints the summary.
+    counted = re.compile(r"(\d+) ORM queries compiled by django-mongodb-backend \S+ \((\d+) distinct query shapes\)")
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one = run_sample(tmp_path / "one")
+    two = run_sample(tmp_path / "two", "-n", "2")
+    assert two.returncode == 1, two.stdout + two.stderr
+    assert "1 failed, 2 passed" in two.stdout
+    assert counted.search(two.stdout).groups() == counted.search(one.stdout).groups() != ("0", "0")
+    assert "1 did not compile, 1 more in exempt tests" in two.stdout
+    assert "[exempt: shows the exemption]" in two.stdout
