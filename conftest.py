@@ -22,6 +22,7 @@ PROCESS_FIXTURES = {"redis_binary", "seeded_db_template", "start_app", "live_db"
 PROCESS_MARKS = {"live", "browser"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups into the test ids
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if PROCESS_FIXTURES.intersection(item.fixturenames) or PROCESS_MARKS.intersection(

@@ -4,6 +4,8 @@ tests that start processes form one group, run one at a time; the browser tests 
 
 def test_a_test_that_starts_processes_joins_the_processes_group(request, redis_binary):
     assert request.node.get_closest_marker("xdist_group").args == ("processes",)
+    if getattr(request.config.option, "loadgroup", False):  # a worker of --dist loadgroup: xdist saw the group
+        assert request.node._nodeid.endswith("@processes"), request.node._nodeid
 
 
 def test_an_in_process_test_is_shared_out(request):
